@@ -1,0 +1,39 @@
+# mmavs developer targets. On a machine with only Python 3.11:
+#   make demo   - create the environment, then run the main job
+#   make test   - create the environment, then run the test suite
+# The virtual environment lives outside the clone, keyed by the pinned
+# requirements, so that a second run (or another clone) reuses it.
+
+PYTHON ?= python3
+VENV_ROOT ?= $(HOME)/.cache/mmavs
+ENV_FILES := requirements/cpu-pinned.txt requirements/mim.txt
+ENV_KEY := $(shell cat $(ENV_FILES) | sha256sum | cut -c1-16)
+VENV ?= $(VENV_ROOT)/venv-$(ENV_KEY)
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?= -n 2
+WORK_DIR ?= work_dirs/demo
+
+.PHONY: env test test-fast demo clean-env
+
+env: $(VENV)/.ready
+	@$(PY) -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+	@echo "environment: $(VENV)"
+
+# Built in place and marked ready only when every step passed, so an
+# interrupted install is redone from scratch next time.
+$(VENV)/.ready: $(ENV_FILES)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements/cpu-pinned.txt
+	$(PY) -m pip install -q --no-deps openmim==0.3.9
+	$(PY) -m pip install -q $$(grep -v -e '^#' -e '^openmim' requirements/mim.txt)
+	touch $@
+
+test: env
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+demo: env
+	$(PY) tools/demo/synthetic_demo.py --work-dir $(WORK_DIR)
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+# Copyright (c) mmavs contributors. All rights reserved.

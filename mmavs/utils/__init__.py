@@ -1,0 +1,9 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+from .compat import (MissingCompiledOpError, apply_compat_patches,
+                     has_compiled_mmcv_ops)
+from .setup_env import register_all_modules
+
+__all__ = [
+    'MissingCompiledOpError', 'apply_compat_patches', 'has_compiled_mmcv_ops',
+    'register_all_modules'
+]

@@ -1,1 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
+from ._utils import (demo_av_batch, get_config, get_model_cfg,
+                     shrink_model_cfg)
+
+__all__ = ['demo_av_batch', 'get_config', 'get_model_cfg', 'shrink_model_cfg']

@@ -1,1 +1,4 @@
 # Copyright (c) mmavs contributors. All rights reserved.
+from .freeze_hook import FreezeModuleHook
+
+__all__ = ['FreezeModuleHook']

@@ -1,0 +1,5 @@
+_base_ = './avsegformer_pvtv2-b5_1xb4-30e_avsbench-s4-224x224.py'
+# Table 2d: attention-only reformer (AR) instead of query-mixed (QR).
+model = dict(
+    decode_head=dict(
+        mask_reformer=dict(_delete_=True, type='AttentionOnlyReformer')))

@@ -1,0 +1,3 @@
+_base_ = './avsegformer_pvtv2-b5_1xb4-30e_avsbench-s4-224x224.py'
+# Table 2c: no audio-visual mixer.
+model = dict(decode_head=dict(mixer=None))

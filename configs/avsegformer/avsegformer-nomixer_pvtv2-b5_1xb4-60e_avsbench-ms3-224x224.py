@@ -1,0 +1,3 @@
+_base_ = './avsegformer_pvtv2-b5_1xb4-60e_avsbench-ms3-224x224.py'
+# Table 2c: no audio-visual mixer.
+model = dict(decode_head=dict(mixer=None))

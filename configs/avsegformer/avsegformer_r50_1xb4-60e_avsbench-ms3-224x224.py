@@ -1,0 +1,8 @@
+_base_ = [
+    '../_base_/models/avsegformer_r50.py',
+    '../_base_/datasets/avsbench_ms3.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_30e.py'
+]
+train_cfg = dict(max_epochs=60)
+custom_hooks = [dict(type='FreezeModuleHook', freeze_epochs=10)]
+find_unused_parameters = True

@@ -1,0 +1,201 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Audio-visual segmentors."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch.nn as nn
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.registry import MODELS
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList)
+from torch import Tensor
+
+
+@MODELS.register_module()
+class AVEncoderDecoder(BaseSegmentor):
+    """Visual backbone + audio backbone (+ neck) + decode head.
+
+    The T frames of each clip are a batch of B*T images for the visual
+    backbone and the audio examples a batch of B*T for the audio backbone, so
+    every mmseg/mmdet/mmpretrain backbone works unchanged. Necks and heads
+    that declare ``takes_audio = True`` receive ``(visual_feats,
+    audio_feats)``; others receive the visual features only, so an ordinary
+    mmseg decode head can sit behind an audio-visual neck (e.g. TPAVI).
+
+    .. code:: text
+
+        inputs = dict(frames [B, T, 3, H, W], audio [B, T, 1, 96, 64] | [B, T, C])
+          frames.flatten(0, 1) -> backbone -> visual_feats (N = B*T)
+          audio.flatten(0, 1)  -> audio_backbone -> audio_feats [B, T, C_a]
+          neck((visual_feats, audio_feats) | visual_feats)      (optional)
+          decode_head((visual_feats, audio_feats) | visual_feats)
+        loss():    decode_head.loss(feats, N frame samples) -> losses
+        predict(): decode_head.predict(feats, N metas) -> logits [N, C, H, W]
+                   -> postprocess_result -> N SegDataSample (pred_sem_seg,
+                   seg_logits at ori_shape)
+        _forward(): decode_head.forward(feats) -> logits
+
+    Args:
+        backbone (dict): Visual backbone config.
+        audio_backbone (dict): Audio backbone config (e.g. ``VGGish``).
+        decode_head (dict): Decode head config.
+        neck (dict, optional): Neck config.
+        auxiliary_head (dict | list[dict], optional): mmseg auxiliary heads
+            on the visual features.
+        train_cfg (dict, optional): Training config.
+        test_cfg (dict, optional): Test config (``mode='whole'`` only).
+        data_preprocessor (dict, optional): Usually ``AVSDataPreProcessor``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 audio_backbone: ConfigType,
+                 decode_head: ConfigType,
+                 neck: OptConfigType = None,
+                 auxiliary_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None):
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.audio_backbone = MODELS.build(audio_backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.decode_head = MODELS.build(decode_head)
+        self.align_corners = self.decode_head.align_corners
+        self.num_classes = self.decode_head.num_classes
+        self.out_channels = self.decode_head.out_channels
+        if auxiliary_head is None:
+            self.auxiliary_head = None
+        elif isinstance(auxiliary_head, (list, tuple)):
+            self.auxiliary_head = nn.ModuleList(
+                MODELS.build(cfg) for cfg in auxiliary_head)
+        else:
+            self.auxiliary_head = MODELS.build(auxiliary_head)
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        mode = (test_cfg or {}).get('mode', 'whole')
+        if mode != 'whole':
+            raise ValueError(f'{type(self).__name__} supports test_cfg '
+                             f"mode='whole' only, got {mode!r}")
+
+    @staticmethod
+    def _takes_audio(module) -> bool:
+        return bool(getattr(module, 'takes_audio', False))
+
+    def extract_audio_feat(self, audio: Tensor) -> Tensor:
+        """Audio [B, T, ...] -> features [B, T, C_a]."""
+        batch, frames = audio.shape[:2]
+        feats = self.audio_backbone(audio.flatten(0, 1))
+        return feats.reshape(batch, frames, -1)
+
+    def extract_feat(self, inputs: dict) -> Tuple[Tuple[Tensor], Tensor]:
+        """Run the visual and audio backbones (and the neck).
+
+        Args:
+            inputs (dict): ``frames`` [B, T, 3, H, W] and ``audio``
+                [B, T, 1, 96, 64] or [B, T, C].
+
+        Returns:
+            tuple: visual features (tuple of [B*T, C_i, H_i, W_i]) and audio
+            features [B, T, C_a].
+        """
+        frames, audio = inputs['frames'], inputs['audio']
+        if frames.dim() != 5:
+            raise ValueError('frames must be [B, T, 3, H, W], got '
+                             f'{tuple(frames.shape)}')
+        if tuple(audio.shape[:2]) != tuple(frames.shape[:2]):
+            raise ValueError(f'audio {tuple(audio.shape)} does not match '
+                             f'frames {tuple(frames.shape)} in [B, T]')
+        visual = self.backbone(frames.flatten(0, 1))
+        audio_feats = self.extract_audio_feat(audio)
+        if self.neck is not None:
+            visual = self.neck((visual, audio_feats)) if self._takes_audio(
+                self.neck) else self.neck(visual)
+        return tuple(visual), audio_feats
+
+    def _head_inputs(self, feats: Tuple[Tuple[Tensor], Tensor], head):
+        visual, audio = feats
+        return (visual, audio) if self._takes_audio(head) else visual
+
+    def encode_decode(self, inputs: dict,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Segmentation logits [B*T, C, H, W] at the padded input size."""
+        feats = self.extract_feat(inputs)
+        return self.decode_head.predict(
+            self._head_inputs(feats, self.decode_head), batch_img_metas,
+            self.test_cfg)
+
+    def loss(self, inputs: dict, data_samples: SampleList) -> dict:
+        """Losses of the decode head (and auxiliary heads).
+
+        Args:
+            inputs (dict): See :meth:`extract_feat`.
+            data_samples (list[SegDataSample]): B*T frame samples, clip
+                major, with ``gt_sem_seg`` and ``label_flag``.
+
+        Returns:
+            dict[str, Tensor]: Losses prefixed ``decode.`` / ``aux.``.
+        """
+        feats = self.extract_feat(inputs)
+        losses = dict()
+        head_losses = self.decode_head.loss(
+            self._head_inputs(feats, self.decode_head), data_samples,
+            self.train_cfg)
+        losses.update({f'decode.{k}': v for k, v in head_losses.items()})
+        if self.auxiliary_head is not None:
+            heads = self.auxiliary_head if isinstance(
+                self.auxiliary_head, Sequence) else [self.auxiliary_head]
+            for index, head in enumerate(heads):
+                prefix = 'aux' if len(heads) == 1 else f'aux_{index}'
+                aux_losses = head.loss(
+                    self._head_inputs(feats, head), data_samples,
+                    self.train_cfg)
+                losses.update({f'{prefix}.{k}': v
+                               for k, v in aux_losses.items()})
+        return losses
+
+    def predict(self,
+                inputs: dict,
+                data_samples: OptSampleList = None) -> SampleList:
+        """One :class:`~mmseg.structures.SegDataSample` per frame.
+
+        Args:
+            inputs (dict): See :meth:`extract_feat`.
+            data_samples (list[SegDataSample], optional): B*T frame samples.
+
+        Returns:
+            list[SegDataSample]: B*T samples (clip major) with
+            ``pred_sem_seg`` and ``seg_logits`` at ``ori_shape``.
+        """
+        frames = inputs['frames']
+        if data_samples is not None:
+            batch_img_metas = [sample.metainfo for sample in data_samples]
+        else:
+            shape = tuple(frames.shape[-2:])
+            batch_img_metas = [
+                dict(ori_shape=shape, img_shape=shape, pad_shape=shape,
+                     padding_size=[0, 0, 0, 0])
+            ] * (frames.shape[0] * frames.shape[1])
+        seg_logits = self.encode_decode(inputs, batch_img_metas)
+        return self.postprocess_result(seg_logits, data_samples)
+
+    def _forward(self,
+                 inputs: dict,
+                 data_samples: OptSampleList = None) -> Tensor:
+        """Raw logits [B*T, C, H, W] of the decode head."""
+        feats = self.extract_feat(inputs)
+        return self.decode_head.forward(
+            self._head_inputs(feats, self.decode_head))
+
+
+@MODELS.register_module()
+class AVSegFormer(AVEncoderDecoder):
+    """AVSegFormer (Gao et al., 2023): an :class:`AVEncoderDecoder` whose
+    decode head is :class:`~mmavs.models.AVSegFormerHead` and whose audio
+    backbone is :class:`~mmavs.models.VGGish`.
+
+    See :class:`AVEncoderDecoder` for the call graph and arguments; the head
+    documents the AVSegFormer-specific switches.
+    """

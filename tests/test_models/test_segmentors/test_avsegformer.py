@@ -1,0 +1,76 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from mmavs.testing import demo_av_batch, get_model_cfg, shrink_model_cfg
+
+S4_R50 = 'avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py'
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    segmentor = MODELS.build(shrink_model_cfg(get_model_cfg(S4_R50)))
+    segmentor.init_weights()
+    return segmentor
+
+
+def test_gradients_reach_every_trainable_parameter_but_not_vggish(model):
+    model.train()
+    inputs, samples = demo_av_batch(batch_size=2, num_frames=2)
+    losses = model(inputs, samples, mode='loss')
+    assert {'decode.loss_dice', 'decode.acc_seg'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    model.zero_grad()
+    total.backward()
+    missing = [
+        name for name, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum())
+    ]
+    assert missing == []
+    assert all(p.grad is None for p in model.audio_backbone.parameters())
+    assert not model.audio_backbone.training
+
+
+def test_predict_returns_one_sample_per_frame_at_original_size(model):
+    model.eval()
+    inputs, samples = demo_av_batch(batch_size=2, num_frames=3,
+                                    image_size=(64, 64))
+    for sample in samples:
+        sample.set_metainfo(dict(ori_shape=(48, 80)))
+    with torch.no_grad():
+        results = model(inputs, samples, mode='predict')
+    assert len(results) == 6
+    assert results[4].pred_sem_seg.shape == (48, 80)
+    probs = results[4].seg_logits.data
+    assert probs.min() >= 0 and probs.max() <= 1  # sigmoid applied
+    assert set(results[4].pred_sem_seg.data.unique().tolist()) <= {0, 1}
+
+
+def test_batch_size_one_single_frame_and_tensor_mode(model):
+    model.eval()
+    inputs, samples = demo_av_batch(batch_size=1, num_frames=1,
+                                    audio='features')
+    with torch.no_grad():
+        assert model(inputs, mode='tensor').shape == (1, 1, 64, 64)
+        assert len(model(inputs, mode='predict')) == 1
+        assert len(model(inputs, samples, mode='predict')) == 1
+
+
+def test_frames_are_processed_independently(model):
+    model.eval()
+    inputs, _ = demo_av_batch(batch_size=2, num_frames=2)
+    with torch.no_grad():
+        full = model(inputs, mode='tensor')
+        first = model(
+            dict(frames=inputs['frames'][:1], audio=inputs['audio'][:1]),
+            mode='tensor')
+    torch.testing.assert_close(full[:2], first, rtol=1e-4, atol=1e-5)
+
+
+def test_mismatched_audio_is_rejected(model):
+    inputs, _ = demo_av_batch(batch_size=2, num_frames=2)
+    inputs['audio'] = inputs['audio'][:, :1]
+    with pytest.raises(ValueError, match='does not match'):
+        model(inputs, mode='tensor')

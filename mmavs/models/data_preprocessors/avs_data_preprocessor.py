@@ -1,10 +1,11 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Batch clips of frames and audio for audio-visual segmentors."""
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
+from torch import Tensor
 
 
 @MODELS.register_module()
@@ -24,9 +25,10 @@ class AVSDataPreProcessor(SegDataPreProcessor):
             ``seg_pad_val``, ``bgr_to_rgb``, ``test_cfg``, ...).
 
     Input ``data``:
-        - ``inputs`` (list[dict]): B dicts with ``frames`` (uint8 Tensor
-          [T, 3, H, W]) and ``audio`` (Tensor [T, 1, 96, 64] log-mel or
-          [T, C] features).
+        - ``inputs``: either what mmengine's ``pseudo_collate`` makes of B
+          packed clips, a dict with ``frames`` (list of B uint8 Tensors
+          [T, 3, H, W]) and ``audio`` (list of B Tensors [T, 1, 96, 64]
+          log-mel or [T, C] features), or a list of B such per-clip dicts.
         - ``data_samples`` (list[ClipDataSample], optional): B clips.
 
     Returns:
@@ -35,21 +37,30 @@ class AVSDataPreProcessor(SegDataPreProcessor):
         B*T :class:`~mmseg.structures.SegDataSample` (or None).
     """
 
+    @staticmethod
+    def _split_inputs(inputs) -> Tuple[List[Tensor], List[Tensor]]:
+        """Per-clip frames and audio from collated or per-clip inputs."""
+        if isinstance(inputs, dict):
+            frames, audio = inputs['frames'], inputs['audio']
+            if isinstance(frames, Tensor):  # already stacked [B, T, ...]
+                return list(frames.unbind(0)), list(audio.unbind(0))
+            return list(frames), list(audio)
+        return ([clip['frames'] for clip in inputs],
+                [clip['audio'] for clip in inputs])
+
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Batch a list of clips; see the class docstring for the format."""
         data = self.cast_data(data)
-        clip_inputs: List[dict] = data['inputs']
+        clip_frames, clip_audio = self._split_inputs(data['inputs'])
         clips = data.get('data_samples', None)
-        if not clip_inputs:
+        if not clip_frames:
             raise ValueError('AVSDataPreProcessor got an empty batch.')
-        frame_counts = {clip['frames'].shape[0] for clip in clip_inputs}
+        frame_counts = {frames.shape[0] for frames in clip_frames}
         if len(frame_counts) != 1:
             raise ValueError('All clips of a batch must have the same number '
                              f'of frames, got {sorted(frame_counts)}.')
         num_frames = frame_counts.pop()
-        frames = [
-            frame for clip in clip_inputs for frame in clip['frames'].unbind(0)
-        ]
+        frames = [frame for clip in clip_frames for frame in clip.unbind(0)]
         frame_samples = None
         if clips is not None:
             frame_samples = [sample for clip in clips for sample in clip.frames]
@@ -62,8 +73,8 @@ class AVSDataPreProcessor(SegDataPreProcessor):
             dict(inputs=frames, data_samples=frame_samples), training)
         batch_frames = batched['inputs']
         batch_frames = batch_frames.view(
-            len(clip_inputs), num_frames, *batch_frames.shape[1:])
-        audio = torch.stack([clip['audio'] for clip in clip_inputs]).float()
+            len(clip_frames), num_frames, *batch_frames.shape[1:])
+        audio = torch.stack(list(clip_audio)).float()
         if audio.shape[1] != num_frames:
             raise ValueError(f'Audio has {audio.shape[1]} examples per clip '
                              f'but the clip has {num_frames} frames.')

@@ -56,3 +56,18 @@ def test_rejects_clips_of_different_length():
     with pytest.raises(ValueError, match='same number of frames'):
         preprocessor(
             dict(inputs=[inputs_a, inputs_b], data_samples=[clip_a, clip_b]))
+
+
+def test_accepts_pseudo_collated_batches():
+    from mmengine.dataset import pseudo_collate
+    preprocessor = AVSDataPreProcessor(size_divisor=8)
+    packed = []
+    for value in (1, 2):
+        inputs, data_sample = clip(2, 8, 8, value, [True, True])
+        packed.append(dict(inputs=inputs, data_samples=data_sample))
+    batch = pseudo_collate(packed)
+    assert isinstance(batch['inputs'], dict)  # collated into lists
+    out = preprocessor(batch, training=True)
+    assert out['inputs']['frames'].shape == (2, 2, 3, 8, 8)
+    assert out['inputs']['frames'][1, 0, 1, 0, 0] == 2
+    assert len(out['data_samples']) == 4

@@ -10,6 +10,7 @@ from .avsbench import (AVSS_CLASSES, AVSS_PALETTE, S4_CATEGORIES,
                        bit_interleaved_palette)
 from .synthetic import make_synthetic_avsbench
 from .transforms import *  # noqa: F401,F403
+from .wrappers import AudioSwapDataset
 
 __all__ = [
     'AVSDataError', 'file_to_log_mel_examples', 'load_waveform',
@@ -17,5 +18,6 @@ __all__ = [
     'AVSS_PALETTE', 'S4_CATEGORIES', 'AVSBenchBaseDataset',
     'AVSBenchMS3Dataset', 'AVSBenchS4Dataset', 'AVSBenchSemanticDataset',
     'bit_interleaved_palette', 'make_synthetic_avsbench', 'ClipTransform',
-    'PackAVSInputs', 'LoadAVSAnnotations', 'LoadAVSAudio', 'LoadAVSFrames'
+    'PackAVSInputs', 'LoadAVSAnnotations', 'LoadAVSAudio', 'LoadAVSFrames',
+    'AudioSwapDataset'
 ]

@@ -20,9 +20,12 @@ Two narrow fixes, both applied once by :func:`apply_compat_patches` when
 2. **torch >= 2.6 ``weights_only`` loading.** ``torch.load`` now refuses
    pickled objects it does not know, and checkpoints written by an mmengine
    ``Runner`` carry the message hub (``HistoryBuffer`` objects and numpy
-   scalars/arrays). The exact classes such checkpoints contain are added to
-   torch's allow-list of safe globals; nothing else is relaxed, so
-   ``weights_only`` stays on.
+   scalars/arrays). The exact globals such checkpoints contain are added to
+   torch's allow-list of safe globals; ``weights_only`` stays on. One of
+   them is ``builtins.getattr``: a ``HistoryBuffer`` pickles its statistics
+   methods as ``getattr(HistoryBuffer, 'mean')``. The restricted unpickler
+   still refuses to *call* anything that is not allow-listed, so a function
+   fetched this way can only be stored, not run.
 """
 import importlib.machinery
 import importlib.util
@@ -131,8 +134,8 @@ def allow_mmengine_checkpoint_globals() -> None:
         multiarray = np._core.multiarray
     except AttributeError:  # numpy < 2
         multiarray = np.core.multiarray
-    safe = [HistoryBuffer, multiarray._reconstruct, multiarray.scalar,
-            np.ndarray, np.dtype]
+    safe = [HistoryBuffer, getattr, multiarray._reconstruct,
+            multiarray.scalar, np.ndarray, np.dtype]
     # numpy pickles dtypes as instances of their per-type classes
     # (``numpy.dtypes.Float64DType``, ...); list every concrete one.
     dtypes_module = getattr(np, 'dtypes', None)

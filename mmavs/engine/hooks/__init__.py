@@ -1,4 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 from .freeze_hook import FreezeModuleHook
+from .visualization_hook import AVSVisualizationHook
 
-__all__ = ['FreezeModuleHook']
+__all__ = ['AVSVisualizationHook', 'FreezeModuleHook']

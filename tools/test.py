@@ -1,0 +1,85 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Evaluate an mmavs checkpoint: ``python tools/test.py CONFIG CHECKPOINT``.
+
+The metrics (M_J / M_F for S4 and MS3, mIoU / F for AVSS, in both the
+per-frame and the release reductions) are printed as tables. ``--out DIR``
+writes per-clip scores (``per_clip_scores.json`` / ``.csv``) and the
+predicted masks (``DIR/{clip}/{frame}.png``); ``--show-dir DIR`` draws
+frames with ground truth and prediction.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test an mmavs segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument(
+        '--out', help='directory for per-clip scores and predicted masks')
+    parser.add_argument(
+        '--show-dir', help='directory for drawn frames (ground truth and '
+        'prediction side by side)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. '
+        'test_evaluator.mode=release test_evaluator.release_batch_frames=20')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def set_evaluator_output(cfg: Config, out_dir: str) -> None:
+    """Point every test metric's ``output_dir`` to ``out_dir``."""
+    evaluators = cfg.test_evaluator
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
+        evaluator['output_dir'] = out_dir
+
+
+def main():
+    args = parse_args()
+    import mmavs  # noqa: F401  (compatibility layer first)
+    from mmavs.utils.runtime import setup_cpu_distributed
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.out:
+        set_evaluator_output(cfg, args.out)
+    if args.show_dir:
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            raise ValueError('--show-dir needs default_hooks.visualization '
+                             'in the config')
+        hook['draw'] = True
+        cfg.visualizer['save_dir'] = args.show_dir
+    setup_cpu_distributed(cfg, args.launcher)
+
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -169,3 +169,60 @@ def demo_av_batch(batch_size: int = 2,
             sample.gt_sem_seg = PixelData(data=label)
             samples.append(sample)
     return dict(frames=frames, audio=audio_tensor), samples
+
+
+def _set_pipeline_scale(pipeline: list, image_size: Tuple[int, int]) -> None:
+    """Point every resize inside ``ClipTransform`` at ``image_size``."""
+    for transform in pipeline:
+        for inner in transform.get('transforms', []):
+            if 'scale' in inner:
+                inner['scale'] = tuple(image_size)
+            if 'crop_size' in inner:
+                inner['crop_size'] = tuple(image_size)
+
+
+def get_tiny_train_config(relative_path: str,
+                          data_root: str,
+                          work_dir: str,
+                          image_size: Tuple[int, int] = (64, 64),
+                          max_epochs: int = 1,
+                          batch_size: int = 2) -> Config:
+    """A shipped config made small enough to train in a test.
+
+    The model is shrunk with :func:`shrink_model_cfg`, the pipelines resize
+    to ``image_size``, data come from ``data_root`` (e.g. a synthetic set
+    from :func:`mmavs.datasets.make_synthetic_avsbench`), loaders run in the
+    main process and training lasts ``max_epochs`` epochs with validation
+    and a checkpoint after each.
+
+    Args:
+        relative_path (str): Config path below ``configs/``.
+        data_root (str): Root of the sub-task's data (e.g.
+            ``.../Single-source``).
+        work_dir (str): Work directory.
+        image_size (tuple[int, int]): Training/test frame size.
+        max_epochs (int): Training epochs.
+        batch_size (int): Clips per batch.
+
+    Returns:
+        Config: A config for :meth:`mmengine.runner.Runner.from_cfg`.
+    """
+    cfg = get_config(relative_path)
+    cfg.model = shrink_model_cfg(cfg.model)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        loader.update(batch_size=batch_size, num_workers=0,
+                      persistent_workers=False)
+        dataset = loader.dataset
+        while 'dataset' in dataset:  # dataset wrappers
+            dataset = dataset.dataset
+        dataset.data_root = data_root
+        _set_pipeline_scale(dataset.pipeline, image_size)
+    cfg.train_cfg = dict(
+        type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=3)
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=0)
+    cfg.log_level = 'WARNING'
+    return cfg

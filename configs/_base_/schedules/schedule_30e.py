@@ -19,4 +19,6 @@ default_hooks = dict(
         save_best='mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Resumed runs continue with the random state they stopped with.
+    random_state=dict(type='RandomStateHook'),
     visualization=dict(type='AVSVisualizationHook'))

@@ -14,3 +14,9 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
+# Distributed training (SyncBuffersHook in the schedules averages the
+# batch-norm statistics of all ranks after every epoch).
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel',
+    broadcast_buffers=False,
+    find_unused_parameters=False)

@@ -6,4 +6,4 @@ _base_ = [
 # The backbone is frozen for the first 5 epochs (AVSegFormer release).
 custom_hooks = [dict(type='FreezeModuleHook', freeze_epochs=5)]
 # Frozen parameters get no gradient: DDP must not wait for them.
-find_unused_parameters = True
+model_wrapper_cfg = dict(find_unused_parameters=True)

@@ -5,4 +5,4 @@ _base_ = [
 ]
 train_cfg = dict(max_epochs=60)
 custom_hooks = [dict(type='FreezeModuleHook', freeze_epochs=10)]
-find_unused_parameters = True
+model_wrapper_cfg = dict(find_unused_parameters=True)

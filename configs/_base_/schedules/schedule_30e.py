@@ -19,6 +19,8 @@ default_hooks = dict(
         save_best='mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # All ranks end every epoch with the same batch-norm statistics.
+    sync_buffers=dict(type='SyncBuffersHook'),
     # Resumed runs continue with the random state they stopped with.
     random_state=dict(type='RandomStateHook'),
     visualization=dict(type='AVSVisualizationHook'))

@@ -17,8 +17,9 @@ class FreezeModuleHook(Hook):
     ``requires_grad=False`` (no backward through the backbone, no optimizer
     state for it) and leaves normalisation layers in training mode, as the
     release does. Under DDP the backbone's parameters get no gradient while
-    frozen, so the config must set ``find_unused_parameters=True`` (the
-    shipped configs do).
+    frozen, so the config must set
+    ``model_wrapper_cfg = dict(find_unused_parameters=True)`` (the shipped
+    configs do).
 
     Args:
         freeze_epochs (int): Epochs (from 0) during which the module is

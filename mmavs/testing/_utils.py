@@ -58,8 +58,10 @@ def shrink_model_cfg(model_cfg: dict, embed_dims: int = 32,
     """Shrink a shipped model config so that it runs in a test in seconds.
 
     The structure (types, switches, losses) stays; widths, depths and
-    query counts shrink, pretrained weights are dropped, and the head's
-    ``in_channels`` are re-derived from the shrunk backbone.
+    query counts shrink, pretrained weights are dropped, and the head's (and
+    a TPAVI neck's) ``in_channels`` are re-derived from the shrunk backbone.
+    Knows the AVSegFormer and AVSBench heads and mmseg's UPerHead and
+    SegformerHead.
 
     Args:
         model_cfg (dict): A ``model`` config.
@@ -78,10 +80,18 @@ def shrink_model_cfg(model_cfg: dict, embed_dims: int = 32,
     backbone.init_cfg = None
     if 'audio_backbone' in cfg:
         cfg.audio_backbone.init_cfg = None
+    channels = _backbone_channels(backbone)
+    if cfg.get('neck') and cfg.neck.type == 'TPAVI':
+        cfg.neck.in_channels = channels
     head = cfg.decode_head
-    if head.type == 'AVSegFormerHead':
+    if head.type == 'AVSBenchHead':
+        head.update(in_channels=channels, feat_channels=16,
+                    hidden_channels=16, channels=8)
+    elif head.type in ('UPerHead', 'SegformerHead'):
+        head.update(in_channels=channels, channels=16)
+    elif head.type == 'AVSegFormerHead':
         head.update(
-            in_channels=_backbone_channels(backbone),
+            in_channels=channels,
             embed_dims=embed_dims,
             num_queries=num_queries,
             channels=8,
@@ -104,6 +114,9 @@ def shrink_model_cfg(model_cfg: dict, embed_dims: int = 32,
             head.norm_cfg['num_groups'] = 8
         else:
             head.norm_cfg = dict(type='GN', num_groups=8)
+    else:
+        raise KeyError(f'No shrinking rule for decode head {head.type} in '
+                       'mmavs.testing.shrink_model_cfg.')
     return cfg
 
 

@@ -1,4 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
+from .avsbench_head import AVSBenchHead
 from .avsegformer_head import AVSegFormerHead
 
-__all__ = ['AVSegFormerHead']
+__all__ = ['AVSBenchHead', 'AVSegFormerHead']

@@ -1,4 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
+from .av_matching_loss import AVMatchingLoss
 from .dice_loss import AVSDiceLoss
 
-__all__ = ['AVSDiceLoss']
+__all__ = ['AVMatchingLoss', 'AVSDiceLoss']

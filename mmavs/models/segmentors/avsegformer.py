@@ -152,8 +152,9 @@ class AVEncoderDecoder(BaseSegmentor):
                  for s in data_samples]
         if all(flags) or not any(flags):
             return inputs, data_samples
-        keep = torch.tensor(flags, device=inputs['frames'].device).nonzero(
-        ).squeeze(1)
+        # Indices from host-side flags: no device synchronisation.
+        keep = torch.tensor([i for i, flag in enumerate(flags) if flag],
+                            device=inputs['frames'].device)
         frames = inputs['frames'].flatten(0, 1).index_select(0, keep)
         audio = inputs['audio'].flatten(0, 1).index_select(0, keep)
         kept_inputs = dict(frames=frames.unsqueeze(1),

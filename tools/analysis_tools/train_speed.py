@@ -1,0 +1,156 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Training speed: s/iter, samples/s and peak memory, with and without the
+data pipeline, in fp32 and mixed precision.
+
+Usage::
+
+    python tools/analysis_tools/train_speed.py CONFIG [--device cuda]
+        [--data-root DIR | --synthetic] [--iters 20] [--warmup 3]
+        [--workers 2] [--dtype fp32 bf16] [--out speed.json]
+
+Three measurements per dtype:
+
+- ``loader``: the training dataloader alone (clips/s it delivers);
+- ``model``: ``train_step`` on one batch fetched once (the pipeline
+  excluded);
+- ``end_to_end``: ``train_step`` on batches from the dataloader (the
+  pipeline included: a slow loader shows up as the gap to ``model``).
+
+``--synthetic`` writes a synthetic set of the config's sub-task (at the
+config's training size) into a temporary folder first.
+"""
+import argparse
+import json
+import tempfile
+import time
+
+import torch
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Benchmark mmavs training')
+    parser.add_argument('config')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--data-root')
+    parser.add_argument('--synthetic', action='store_true')
+    parser.add_argument('--num-clips', type=int, default=64)
+    parser.add_argument('--image-size', type=int, default=None,
+                        help='size of the synthetic frames (default: the '
+                        "config's training scale)")
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--batch-size', type=int, default=None)
+    parser.add_argument('--dtype', nargs='+', default=['fp32'],
+                        choices=['fp32', 'fp16', 'bf16'])
+    parser.add_argument('--out')
+    return parser.parse_args()
+
+
+def training_scale(cfg):
+    for transform in cfg.train_dataloader.dataset.pipeline:
+        for inner in transform.get('transforms', []):
+            if 'scale' in inner:
+                scale = inner['scale']
+                return scale if isinstance(scale, int) else max(scale)
+    return 224
+
+
+def task_of(cfg):
+    dataset_type = cfg.train_dataloader.dataset.type
+    return 'avss' if 'Semantic' in dataset_type else (
+        'ms3' if 'MS3' in dataset_type else 's4')
+
+
+def main():
+    args = parse_args()
+    import mmavs  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.runner import Runner
+    from mmseg.registry import MODELS
+
+    from mmavs.datasets import make_synthetic_avsbench
+    from mmavs.utils import register_all_modules
+    from mmavs.utils.benchmark import autocast, peak_memory_mb, synchronize
+
+    register_all_modules()
+    device = torch.device(args.device)
+    cfg = Config.fromfile(args.config)
+    loader_cfg = cfg.train_dataloader
+    if args.synthetic:
+        folder = tempfile.mkdtemp(prefix='mmavs_speed_')
+        size = args.image_size or training_scale(cfg)
+        roots = make_synthetic_avsbench(
+            folder, tasks=task_of(cfg),
+            num_clips=dict(train=args.num_clips, val=2, test=2),
+            image_size=size)
+        loader_cfg.dataset.data_root = roots[task_of(cfg)]
+    elif args.data_root:
+        loader_cfg.dataset.data_root = args.data_root
+    loader_cfg.num_workers = args.workers
+    loader_cfg.persistent_workers = args.workers > 0
+    if args.batch_size:
+        loader_cfg.batch_size = args.batch_size
+    dataloader = Runner.build_dataloader(loader_cfg, seed=0)
+    batch_size = loader_cfg.batch_size
+
+    def batches():
+        while True:
+            yield from dataloader
+
+    # The loader alone.
+    stream = batches()
+    for _ in range(args.warmup):
+        next(stream)
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        next(stream)
+    loader_s = (time.perf_counter() - start) / args.iters
+    report = dict(config=args.config, device=str(device),
+                  batch_size=batch_size, workers=args.workers,
+                  loader=dict(s_per_batch=loader_s,
+                              clips_per_s=batch_size / loader_s),
+                  runs=[])
+    print(f'loader ({args.workers} workers): {loader_s:.3f} s/batch, '
+          f'{batch_size / loader_s:.2f} clips/s')
+
+    for dtype in args.dtype:
+        model = MODELS.build(cfg.model).to(device)
+        model.train()
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        fixed_batch = next(stream)
+
+        def step(batch):
+            with autocast(device, dtype):
+                model.train_step(batch, optim_wrapper)
+
+        result = dict(dtype=dtype)
+        for mode in ('model', 'end_to_end'):
+            for _ in range(args.warmup):
+                step(fixed_batch if mode == 'model' else next(stream))
+            synchronize(device)
+            start = time.perf_counter()
+            for _ in range(args.iters):
+                step(fixed_batch if mode == 'model' else next(stream))
+            synchronize(device)
+            seconds = (time.perf_counter() - start) / args.iters
+            result[mode] = dict(s_per_iter=seconds,
+                                clips_per_s=batch_size / seconds)
+            print(f'{dtype} {mode:10s}: {seconds:.3f} s/iter, '
+                  f'{batch_size / seconds:.2f} clips/s')
+        result['memory'] = peak_memory_mb(device)
+        result['loader_over_model_speed'] = (
+            report['loader']['clips_per_s'] /
+            result['model']['clips_per_s'])
+        print(f'  loader delivers {result["loader_over_model_speed"]:.1f}x '
+              'what the model consumes; memory ' + ', '.join(
+                  f'{k} {v:.0f}' for k, v in result['memory'].items()))
+        report['runs'].append(result)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()

@@ -214,7 +214,9 @@ class AVEncoderDecoder(BaseSegmentor):
 
         Returns:
             list[SegDataSample]: B*T samples (clip major) with
-            ``pred_sem_seg`` and ``seg_logits`` at ``ori_shape``.
+            ``pred_sem_seg`` and ``seg_logits`` at ``ori_shape``; padded
+            frames (``frame_valid`` False) get zero logits, i.e.
+            background.
         """
         frames = inputs['frames']
         if data_samples is not None:
@@ -226,6 +228,15 @@ class AVEncoderDecoder(BaseSegmentor):
                      padding_size=[0, 0, 0, 0])
             ] * (frames.shape[0] * frames.shape[1])
         seg_logits = self.encode_decode(inputs, batch_img_metas)
+        padded = [
+            index for index, meta in enumerate(batch_img_metas)
+            if not meta.get('frame_valid', True)
+        ]
+        if padded:
+            # Frames added to reach T (AVSS v1s/v1m clips) show nothing: their
+            # logits are zeroed, as the AVSBench/AVSegFormer releases do, so
+            # they predict background instead of guessing from black frames.
+            seg_logits[padded] = 0
         return self.postprocess_result(seg_logits, data_samples)
 
     def _forward(self,

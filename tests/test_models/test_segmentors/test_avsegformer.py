@@ -91,3 +91,13 @@ def test_skipping_unlabelled_frames_gives_the_same_head_gradients(model):
         grads.append(model.decode_head.conv_seg.weight.grad.clone())
     model.train_cfg = dict()
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_padded_frames_predict_background(model):
+    model.eval()
+    inputs, samples = demo_av_batch(batch_size=1, num_frames=3)
+    samples[2].set_metainfo(dict(frame_valid=False))
+    with torch.no_grad():
+        results = model(inputs, samples, mode='predict')
+    assert not results[2].pred_sem_seg.data.any()
+    assert torch.all(results[2].seg_logits.data == 0.5)  # sigmoid(0)

@@ -1,0 +1,552 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Convert a checkpoint of the public AVSegFormer release into mmavs.
+
+Usage::
+
+    python tools/model_converters/avsegformer2mmavs.py \
+        AVSegFormer_pvt2_s4.pth checkpoints/avsegformer_pvt2_s4_mmavs.pth
+
+The source is a plain state dict as the release saves it (VGGish weights
+included). The backbone (ResNet-50 or PVTv2-b5) and the number of output
+channels (1 for S4/MS3, 71 for AVSS) are read from the keys; the result
+loads with ``strict=True`` into the matching ``avsegformer-release_*``
+config in ``configs/avsegformer/`` (the script prints which).
+
+What changes:
+
+- ``backbone.*``: ResNet-50 is torchvision-style in the release as in mmseg,
+  only ``layer3_1``/``layer4_1`` become ``layer3``/``layer4``; PVTv2-b5 goes
+  through mmdet's ``pvt_convert`` (``patch_embed{i}``/``block{i}``/
+  ``norm{i}`` -> ``layers.{i-1}.{0,1,2}``, ``q`` + ``kv`` -> ``in_proj``).
+- ``vggish.*`` -> ``audio_backbone.*``; ``audio_proj.*`` ->
+  ``decode_head.audio_proj.*``.
+- ``head.*`` -> ``decode_head.*``: ``transformer.{encoder,decoder}`` ->
+  ``{encoder,decoder}`` with ``linear{1,2}`` -> ``ffn.linear{1,2}``;
+  ``in_proj.i.{0,1}``, ``lateral_conv.{0,1}``, ``out_conv.{0,1}`` ->
+  ``.{conv,gn}``; ``mlp`` -> ``mask_mlp``; ``fusion_block`` -> ``mixer``;
+  ``fc.{0,2}`` -> ``mask_tail.{0,2}``; ``fc.4.weight`` ->
+  ``conv_seg.weight`` with a zero ``conv_seg.bias`` (the release's
+  classifier has no bias).
+- Modules the release builds but never runs are dropped (and counted):
+  ``head.fpn.*``, ``head.attn_fc.*`` and the duplicate ResNet branches
+  ``backbone.layer3_2.*``/``backbone.layer4_2.*``.
+
+Anything else fails: the keys and shapes of the source must be exactly
+those of a release checkpoint (:func:`release_key_shapes`), and missing,
+unexpected or misshapen tensors are named. The output is a deterministic
+function of the input's tensors: fixed key order, no timestamps, so two
+conversions of one checkpoint are byte-identical.
+"""
+import argparse
+import importlib.util
+import io
+import logging
+import os
+import os.path as osp
+import pickle
+import re
+import sys
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+logger = logging.getLogger('avsegformer2mmavs')
+
+#: Queries and transformer width of every release model.
+NUM_QUERIES = 300
+EMBED_DIMS = 256
+#: Keys whose presence identifies the release's visual backbone.
+BACKBONE_MARKERS = OrderedDict([
+    ('r50', 'backbone.layer3_1.0.conv1.weight'),
+    ('pvtv2-b5', 'backbone.patch_embed1.proj.weight'),
+])
+#: Backbone output channels (head.in_proj inputs).
+BACKBONE_CHANNELS = {
+    'r50': (256, 512, 1024, 2048),
+    'pvtv2-b5': (64, 128, 320, 512),
+}
+#: Prefixes of modules the release builds but whose output is never used.
+DROPPED_PREFIXES = ('backbone.layer3_2.', 'backbone.layer4_2.', 'head.fpn.',
+                    'head.attn_fc.')
+#: The release's classifier (``head.fc.4``); its shape gives the classes.
+CLASSIFIER_KEY = 'head.fc.4.weight'
+#: Release configs for each (backbone, output channels).
+RELEASE_CONFIGS = {
+    ('r50', 1): [
+        'avsegformer-release_r50_1xb2-30e_avsbench-s4-512x512.py',
+        'avsegformer-release_r50_1xb2-60e_avsbench-ms3-512x512.py'
+    ],
+    ('pvtv2-b5', 1): [
+        'avsegformer-release_pvtv2-b5_1xb2-30e_avsbench-s4-512x512.py',
+        'avsegformer-release_pvtv2-b5_1xb2-60e_avsbench-ms3-512x512.py'
+    ],
+    ('r50', 71): ['avsegformer-release_r50_1xb4-30e_avsbench-avss-224x224.py'],
+    ('pvtv2-b5', 71):
+    ['avsegformer-release_pvtv2-b5_1xb4-30e_avsbench-avss-224x224.py'],
+}
+
+# ``head.*`` renames, tried in order; the first matching pattern wins.
+_HEAD_RULES = [
+    (r'^head\.transformer\.(encoder|decoder)\.layers\.(\d+)\.linear([12])\.',
+     r'decode_head.\1.layers.\2.ffn.linear\3.'),
+    (r'^head\.transformer\.(encoder|decoder)\.', r'decode_head.\1.'),
+    (r'^head\.(in_proj\.\d+|lateral_conv|out_conv)\.0\.',
+     r'decode_head.\1.conv.'),
+    (r'^head\.(in_proj\.\d+|lateral_conv|out_conv)\.1\.',
+     r'decode_head.\1.gn.'),
+    (r'^head\.mlp\.', 'decode_head.mask_mlp.'),
+    (r'^head\.fusion_block\.', 'decode_head.mixer.'),
+    (r'^head\.fc\.([02])\.', r'decode_head.mask_tail.\1.'),
+    (r'^head\.fc\.4\.weight$', 'decode_head.conv_seg.weight'),
+    (r'^head\.(level_embed$|learnable_query\.|query_generator\.)',
+     r'decode_head.\1'),
+    (r'^audio_proj\.', 'decode_head.audio_proj.'),
+    (r'^vggish\.', 'audio_backbone.'),
+]
+_HEAD_RULES = [(re.compile(pattern), repl) for pattern, repl in _HEAD_RULES]
+Shape = Tuple[int, ...]
+
+
+def _vggish_shapes() -> 'OrderedDict[str, Shape]':
+    """torchvggish's names and shapes, from the VGGish converter."""
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'vggish2mmavs.py')
+    spec = importlib.util.spec_from_file_location('_vggish2mmavs', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.VGGISH_SHAPES
+
+
+def _norm(prefix: str, channels: int, batch_norm: bool = False) -> list:
+    keys = [(f'{prefix}.weight', (channels, )),
+            (f'{prefix}.bias', (channels, ))]
+    if batch_norm:
+        keys += [(f'{prefix}.running_mean', (channels, )),
+                 (f'{prefix}.running_var', (channels, )),
+                 (f'{prefix}.num_batches_tracked', ())]
+    return keys
+
+
+def _linear(prefix: str,
+            out_channels: int,
+            in_channels: int,
+            bias: bool = True) -> list:
+    keys = [(f'{prefix}.weight', (out_channels, in_channels))]
+    return keys + ([(f'{prefix}.bias', (out_channels, ))] if bias else [])
+
+
+def _conv(prefix: str,
+          out_channels: int,
+          in_channels: int,
+          kernel: int,
+          bias: bool = True) -> list:
+    keys = [(f'{prefix}.weight', (out_channels, in_channels, kernel, kernel))]
+    return keys + ([(f'{prefix}.bias', (out_channels, ))] if bias else [])
+
+
+def _resnet50_keys() -> list:
+    """B2_ResNet of the release: torchvision's ResNet-50 with a second,
+    unused ``layer3_2``/``layer4_2`` branch."""
+    keys = _conv('backbone.conv1', 64, 3, 7, bias=False)
+    keys += _norm('backbone.bn1', 64, batch_norm=True)
+    # (name, planes, blocks, input channels of the first block)
+    stages = [('layer1', 64, 3, 64), ('layer2', 128, 4, 256),
+              ('layer3_1', 256, 6, 512), ('layer4_1', 512, 3, 1024),
+              ('layer3_2', 256, 6, 512), ('layer4_2', 512, 3, 1024)]
+    for name, planes, blocks, in_channels in stages:
+        for block in range(blocks):
+            prefix = f'backbone.{name}.{block}'
+            width = in_channels if block == 0 else planes * 4
+            keys += _conv(f'{prefix}.conv1', planes, width, 1, bias=False)
+            keys += _norm(f'{prefix}.bn1', planes, batch_norm=True)
+            keys += _conv(f'{prefix}.conv2', planes, planes, 3, bias=False)
+            keys += _norm(f'{prefix}.bn2', planes, batch_norm=True)
+            keys += _conv(f'{prefix}.conv3', planes * 4, planes, 1, bias=False)
+            keys += _norm(f'{prefix}.bn3', planes * 4, batch_norm=True)
+            if block == 0:
+                keys += _conv(
+                    f'{prefix}.downsample.0', planes * 4, width, 1, bias=False)
+                keys += _norm(
+                    f'{prefix}.downsample.1', planes * 4, batch_norm=True)
+    return keys
+
+
+def _pvt_v2_b5_keys() -> list:
+    """PVTv2-b5 in the original PVT naming."""
+    dims, depths, sr_ratios = (64, 128, 320, 512), (3, 6, 40, 3), (8, 4, 2, 1)
+    keys, in_channels = [], 3
+    for stage, (dim, depth,
+                ratio) in enumerate(zip(dims, depths, sr_ratios), 1):
+        prefix = f'backbone.patch_embed{stage}'
+        keys += _conv(f'{prefix}.proj', dim, in_channels,
+                      7 if stage == 1 else 3)
+        keys += _norm(f'{prefix}.norm', dim)
+        for block in range(depth):
+            prefix = f'backbone.block{stage}.{block}'
+            keys += _norm(f'{prefix}.norm1', dim)
+            keys += _linear(f'{prefix}.attn.q', dim, dim)
+            keys += _linear(f'{prefix}.attn.kv', 2 * dim, dim)
+            keys += _linear(f'{prefix}.attn.proj', dim, dim)
+            if ratio > 1:
+                keys += _conv(f'{prefix}.attn.sr', dim, dim, ratio)
+                keys += _norm(f'{prefix}.attn.norm', dim)
+            keys += _norm(f'{prefix}.norm2', dim)
+            keys += _linear(f'{prefix}.mlp.fc1', 4 * dim, dim)
+            keys += [(f'{prefix}.mlp.dwconv.dwconv.weight', (4 * dim, 1, 3,
+                                                             3)),
+                     (f'{prefix}.mlp.dwconv.dwconv.bias', (4 * dim, ))]
+            keys += _linear(f'{prefix}.mlp.fc2', dim, 4 * dim)
+        keys += _norm(f'backbone.norm{stage}', dim)
+        in_channels = dim
+    return keys
+
+
+def _head_keys(in_channels: Tuple[int, ...], out_channels: int) -> list:
+    """AVSegHead, the version with a query generator."""
+    dims, queries = EMBED_DIMS, NUM_QUERIES
+    keys = [('head.level_embed', (3, dims)),
+            ('head.learnable_query.weight', (queries, dims)),
+            ('head.query_generator.query.weight', (queries, dims))]
+    for layer in range(6):
+        prefix = f'head.query_generator.layers.{layer}'
+        for attn in ('self_attn', 'cross_attn'):
+            keys += [(f'{prefix}.{attn}.in_proj_weight', (3 * dims, dims)),
+                     (f'{prefix}.{attn}.out_proj.weight', (dims, dims))]
+        keys += _linear(f'{prefix}.ffn.0', 1024, dims)
+        keys += _linear(f'{prefix}.ffn.2', dims, 1024)
+        for norm in ('norm1', 'norm2', 'norm3'):
+            keys += _norm(f'{prefix}.{norm}', dims)
+    for layer in range(6):
+        prefix = f'head.transformer.encoder.layers.{layer}'
+        # 8 heads x 3 levels x 4 points (x 2 coordinates).
+        keys += _linear(f'{prefix}.self_attn.sampling_offsets', 192, dims)
+        keys += _linear(f'{prefix}.self_attn.attention_weights', 96, dims)
+        keys += _linear(f'{prefix}.self_attn.value_proj', dims, dims)
+        keys += _linear(f'{prefix}.self_attn.output_proj', dims, dims)
+        keys += _norm(f'{prefix}.norm1', dims)
+        keys += _linear(f'{prefix}.linear1', 2048, dims)
+        keys += _linear(f'{prefix}.linear2', dims, 2048)
+        keys += _norm(f'{prefix}.norm2', dims)
+    for layer in range(6):
+        prefix = f'head.transformer.decoder.layers.{layer}'
+        for attn, norm in (('self_attn', 'norm1'), ('cross_attn', 'norm2')):
+            keys += [(f'{prefix}.{attn}.in_proj_weight', (3 * dims, dims)),
+                     (f'{prefix}.{attn}.in_proj_bias', (3 * dims, ))]
+            keys += _linear(f'{prefix}.{attn}.out_proj', dims, dims)
+            keys += _norm(f'{prefix}.{norm}', dims)
+        keys += _linear(f'{prefix}.linear1', 2048, dims)
+        keys += _linear(f'{prefix}.linear2', dims, 2048)
+        keys += _norm(f'{prefix}.norm3', dims)
+    for level, channels in enumerate(in_channels):
+        keys += _conv(f'head.in_proj.{level}.0', dims, channels, 1)
+        keys += _norm(f'head.in_proj.{level}.1', dims)
+    keys += _conv('head.mlp.layers.0', 2048, queries, 1)
+    keys += _conv('head.mlp.layers.1', 2048, 2048, 1)
+    keys += _conv('head.mlp.layers.2', dims, 2048, 1)
+    keys += _linear('head.fusion_block.q_proj', dims, dims, bias=False)
+    keys += _linear('head.fusion_block.kv_proj', 2 * dims, dims, bias=False)
+    keys += _linear('head.fusion_block.proj', dims, dims)
+    keys += _conv('head.lateral_conv.0', dims, dims, 1)
+    keys += _norm('head.lateral_conv.1', dims)
+    keys += _conv('head.out_conv.0', dims, dims, 3)
+    keys += _norm('head.out_conv.1', dims)
+    for up in (1, 2, 3):
+        keys += _conv(f'head.fpn.up{up}.1', dims, dims, 3)
+    for tail in ('attn_fc', 'fc'):
+        keys += _conv(f'head.{tail}.0', 128, dims, 3)
+        keys += _conv(f'head.{tail}.2', 32, 128, 3)
+        keys += _conv(f'head.{tail}.4', out_channels, 32, 1, bias=False)
+    return keys
+
+
+def release_key_shapes(backbone: str,
+                       out_channels: int) -> 'OrderedDict[str, Shape]':
+    """Names and shapes of a release checkpoint.
+
+    Args:
+        backbone (str): ``'r50'`` or ``'pvtv2-b5'``.
+        out_channels (int): Classifier outputs: 1 (S4/MS3) or 71 (AVSS).
+
+    Returns:
+        OrderedDict[str, tuple[int, ...]]: Every tensor of the release's
+        ``AVSegFormer`` state dict, in its order (backbone, ``vggish``,
+        head, ``audio_proj``).
+
+    Raises:
+        ValueError: Unknown backbone.
+    """
+    if backbone == 'r50':
+        keys = _resnet50_keys()
+    elif backbone == 'pvtv2-b5':
+        keys = _pvt_v2_b5_keys()
+    else:
+        raise ValueError(f"backbone must be one of {list(BACKBONE_MARKERS)}, "
+                         f'got {backbone!r}')
+    keys += [(f'vggish.{name}', tuple(shape))
+             for name, shape in _vggish_shapes().items()]
+    keys += _head_keys(BACKBONE_CHANNELS[backbone], out_channels)
+    keys += _linear('audio_proj', EMBED_DIMS, 128)
+    return OrderedDict(keys)
+
+
+def _listing(keys: List[str], limit: int = 50) -> str:
+    shown = ', '.join(keys[:limit])
+    more = len(keys) - limit
+    return f'{shown}, ... and {more} more' if more > 0 else shown
+
+
+def detect_release_model(
+        state_dict: Dict[str, torch.Tensor]) -> Tuple[str, int]:
+    """Which release model a state dict belongs to.
+
+    Args:
+        state_dict (dict): A release checkpoint's state dict.
+
+    Returns:
+        tuple[str, int]: The backbone (``'r50'`` or ``'pvtv2-b5'``) and the
+        number of classifier outputs.
+
+    Raises:
+        KeyError: Neither backbone's marker key or the classifier is found.
+    """
+    found = [
+        name for name, key in BACKBONE_MARKERS.items() if key in state_dict
+    ]
+    if len(found) != 1:
+        raise KeyError(
+            'Not an AVSegFormer release checkpoint: expected exactly one of '
+            f'{list(BACKBONE_MARKERS.values())}, found {found or "none"}')
+    if CLASSIFIER_KEY not in state_dict:
+        raise KeyError('Not an AVSegFormer release checkpoint: missing '
+                       f'{CLASSIFIER_KEY} (the classifier)')
+    return found[0], int(state_dict[CLASSIFIER_KEY].shape[0])
+
+
+def strip_module_prefix(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Remove a ``module.`` prefix that every key has (DataParallel).
+
+    Args:
+        state_dict (dict): A state dict.
+
+    Returns:
+        dict: The same tensors, without the prefix if all keys had it.
+    """
+    # Saved from a DataParallel wrapper: every key starts with 'module.'.
+    if state_dict and all(key.startswith('module.') for key in state_dict):
+        return {
+            key[len('module.'):]: value
+            for key, value in state_dict.items()
+        }
+    return state_dict
+
+
+def _check_keys(state_dict: Dict[str, torch.Tensor],
+                expected: 'OrderedDict[str, Shape]', model: str) -> None:
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = sorted(key for key in state_dict if key not in expected)
+    if missing or unexpected:
+        raise KeyError(
+            f'Not a state dict of the release\'s {model} model: '
+            f'{len(missing)} missing key(s) [{_listing(missing)}], '
+            f'{len(unexpected)} unexpected key(s) [{_listing(unexpected)}]')
+    misshapen = [
+        f'{key} {tuple(state_dict[key].shape)} != {shape}'
+        for key, shape in expected.items()
+        if tuple(state_dict[key].shape) != shape
+    ]
+    if misshapen:
+        raise ValueError(f'Tensors of the wrong shape for the release\'s '
+                         f'{model} model: {_listing(misshapen)}')
+
+
+def _convert_pvt(
+    backbone: 'OrderedDict[str, torch.Tensor]'
+) -> 'OrderedDict[str, torch.Tensor]':
+    """Original PVT naming -> mmdet's PyramidVisionTransformerV2."""
+    # mmdet.models imports mmcv.ops; mmavs provides what mmcv-lite lacks.
+    import mmavs  # noqa: F401
+    from mmdet.models.backbones.pvt import pvt_convert
+    return pvt_convert(backbone)
+
+
+def convert_release_state_dict(
+    state_dict: Dict[str, torch.Tensor]
+) -> Tuple['OrderedDict[str, torch.Tensor]', int]:
+    """Convert the state dict of a release checkpoint for mmavs.
+
+    Args:
+        state_dict (dict): The release's ``AVSegFormer`` state dict (as
+            ``torch.load`` returns it; a ``module.`` prefix on every key is
+            removed).
+
+    Returns:
+        tuple: The mmavs state dict (an ``OrderedDict`` in a fixed order,
+        every tensor a contiguous copy) and the number of tensors dropped
+        because the release never uses them.
+
+    Raises:
+        KeyError: Not a release checkpoint, or keys missing or unexpected
+            (named).
+        ValueError: Tensors of the wrong shape (named).
+    """
+    stripped = strip_module_prefix(state_dict)
+    if stripped is not state_dict:
+        logger.info('Removed the "module." prefix of every key')
+    state_dict = stripped
+    backbone, out_channels = detect_release_model(state_dict)
+    model = f'{backbone} ({out_channels} output channel(s))'
+    expected = release_key_shapes(backbone, out_channels)
+    _check_keys(state_dict, expected, model)
+
+    dropped: Dict[str, int] = OrderedDict()
+    backbone_weights = OrderedDict()
+    converted = OrderedDict()
+    # Walk the fixed release order, not the source's, so the output order
+    # never depends on how the source was saved.
+    for key in expected:
+        value = state_dict[key]
+        prefix = next((p for p in DROPPED_PREFIXES if key.startswith(p)), None)
+        if prefix is not None:
+            dropped[prefix] = dropped.get(prefix, 0) + 1
+        elif key.startswith('backbone.'):
+            backbone_weights[key[len('backbone.'):]] = value
+        else:
+            for pattern, repl in _HEAD_RULES:
+                if pattern.match(key):
+                    converted[pattern.sub(repl, key)] = value
+                    break
+            else:  # the rules cover every key of release_key_shapes
+                raise AssertionError(f'no rename rule for {key}')
+            if key == CLASSIFIER_KEY:
+                converted['decode_head.conv_seg.bias'] = value.new_zeros(
+                    out_channels)
+    if backbone == 'pvtv2-b5':
+        backbone_weights = _convert_pvt(backbone_weights)
+    else:
+        backbone_weights = OrderedDict(
+            (re.sub(r'^layer([34])_1\.', r'layer\1.', key), value)
+            for key, value in backbone_weights.items())
+    result = OrderedDict(
+        (f'backbone.{key}', value) for key, value in backbone_weights.items())
+    result.update(converted)
+    # Own storage per tensor: nothing shared with the source or between
+    # tensors, so the saved file holds exactly these values.
+    result = OrderedDict((key, value.detach().clone().contiguous())
+                         for key, value in result.items())
+    num_dropped = sum(dropped.values())
+    logger.info(
+        'Dropped %d tensors of modules the release builds but never uses: %s',
+        num_dropped, ', '.join(f'{prefix[:-1]} ({count})'
+                               for prefix, count in dropped.items()))
+    return result, num_dropped
+
+
+def converted_checkpoint_bytes(state_dict: Dict[str, torch.Tensor],
+                               meta: dict) -> bytes:
+    """Serialise ``dict(state_dict=..., meta=...)`` deterministically.
+
+    ``torch.save`` to a file names the archive's records after the file, so
+    the same tensors saved under two names differ; saved to memory, the
+    records are always named ``archive`` and the bytes depend on the content
+    alone.
+
+    Args:
+        state_dict (dict): The converted state dict.
+        meta (dict): Plain Python values only (loadable with
+            ``weights_only=True``); no timestamps or paths.
+
+    Returns:
+        bytes: The checkpoint file's content.
+    """
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict=state_dict, meta=meta), buffer)
+    return buffer.getvalue()
+
+
+def load_release_checkpoint(path: str,
+                            unsafe_load: bool = False
+                            ) -> Dict[str, torch.Tensor]:
+    """Load a release checkpoint's state dict.
+
+    Args:
+        path (str): The ``.pth`` file.
+        unsafe_load (bool): If the file holds more than tensors and plain
+            containers, unpickle it anyway (runs code from the file; only for
+            files you trust). Defaults to False.
+
+    Returns:
+        dict: The state dict (unwrapped from ``state_dict`` / ``model`` if
+        the file nests it).
+
+    Raises:
+        RuntimeError: The file cannot be loaded with ``weights_only=True``
+            and ``unsafe_load`` is False.
+    """
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        if not unsafe_load:
+            raise RuntimeError(
+                f'{path} holds objects other than tensors and containers, '
+                'so it cannot be loaded safely (weights_only=True): '
+                f'{error}\nThe release checkpoints are plain state dicts. '
+                'If you trust this file, run again with --unsafe-load.'
+            ) from error
+        logger.warning(
+            '%s cannot be loaded with weights_only=True; unpickling it '
+            'fully (--unsafe-load)', path)
+        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(checkpoint, dict) and isinstance(
+                checkpoint.get(wrapper), dict):
+            checkpoint = checkpoint[wrapper]
+    return checkpoint
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Command line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        description='Convert an AVSegFormer release checkpoint for mmavs')
+    parser.add_argument(
+        'src', help='release checkpoint, e.g. '
+        'AVSegFormer_pvt2_s4.pth')
+    parser.add_argument('dst', help='output mmavs checkpoint')
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='unpickle a source that weights_only loading refuses (only for '
+        'files you trust)')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+
+    state_dict = load_release_checkpoint(args.src, args.unsafe_load)
+    backbone, out_channels = detect_release_model(
+        strip_module_prefix(state_dict))
+    converted, num_dropped = convert_release_state_dict(state_dict)
+    del state_dict
+    meta = dict(
+        converter='avsegformer2mmavs',
+        source=osp.basename(args.src),
+        backbone=backbone,
+        out_channels=out_channels,
+        dropped_tensors=num_dropped)
+    content = converted_checkpoint_bytes(converted, meta)
+    dst_dir = osp.dirname(osp.abspath(args.dst))
+    os.makedirs(dst_dir, exist_ok=True)
+    # Write beside the target, then rename: no half-written checkpoint.
+    tmp_path = f'{args.dst}.tmp'
+    with open(tmp_path, 'wb') as file:
+        file.write(content)
+    os.replace(tmp_path, args.dst)
+    configs = RELEASE_CONFIGS[(backbone, out_channels)]
+    print(f'Saved {len(converted)} tensors ({backbone}, {out_channels} '
+          f'output channel(s)) to {args.dst}. Matching config(s):')
+    for config in configs:
+        print(f'  configs/avsegformer/{config}')
+    print(f'Test: python tools/test.py configs/avsegformer/{configs[0]} '
+          f'{args.dst}')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -5,12 +5,11 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
+
+from .av_decode_head import AVDecodeHead
 
 
 class DilatedSumConv(nn.Module):
@@ -98,7 +97,7 @@ class FusionBlock(nn.Module):
 
 
 @MODELS.register_module()
-class AVSBenchHead(BaseDecodeHead):
+class AVSBenchHead(AVDecodeHead):
     """The AVSBench baseline's decoder, with TPAVI fusion inside.
 
     .. code:: text
@@ -265,47 +264,13 @@ class AVSBenchHead(BaseDecodeHead):
             dict[str, Tensor]: ``loss_decode`` losses, ``loss_av_match`` (if
             configured) and ``acc_seg``.
         """
-        flags = [
-            bool(sample.metainfo.get('label_flag', True))
-            for sample in batch_data_samples
-        ]
-        losses_decode = self.loss_decode if isinstance(
-            self.loss_decode, nn.ModuleList) else [self.loss_decode]
-        losses = dict()
+        losses, _, _ = self.decode_losses(seg_logits, batch_data_samples)
         if self.loss_av_match is not None:
+            labelled = set(self.labelled_frames(batch_data_samples))
             weight = torch.tensor(
-                flags, dtype=seg_logits.dtype, device=seg_logits.device)
+                [float(i in labelled) for i in range(len(batch_data_samples))],
+                dtype=seg_logits.dtype, device=seg_logits.device)
             losses[self.loss_av_match.loss_name] = self.loss_av_match(
                 seg_logits, [F.relu(m) for m in fused_maps], audio_per_level,
                 weight)
-        if not any(flags):
-            # Keep every parameter in the graph so DDP does not stall.
-            zero = seg_logits.sum() * 0
-            for loss_decode in losses_decode:
-                losses[loss_decode.loss_name] = zero
-            losses['acc_seg'] = zero.detach()
-            return losses
-        labelled = [index for index, flag in enumerate(flags) if flag]
-        index = torch.as_tensor(labelled, device=seg_logits.device)
-        seg_label = self._stack_batch_gt(
-            [batch_data_samples[i] for i in labelled]).squeeze(1)
-        logits = resize(
-            seg_logits.index_select(0, index),
-            size=seg_label.shape[-2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
-        for loss_decode in losses_decode:
-            value = loss_decode(
-                logits, seg_label, ignore_index=self.ignore_index)
-            name = loss_decode.loss_name
-            losses[name] = losses[name] + value if name in losses else value
-        losses['acc_seg'] = self._accuracy(logits.detach(), seg_label)
         return losses
-
-    def _accuracy(self, logits: Tensor, label: Tensor) -> Tensor:
-        if self.out_channels > 1:
-            return accuracy(logits, label, ignore_index=self.ignore_index)
-        valid = label != self.ignore_index
-        pred = (logits[:, 0].sigmoid() > self.threshold).to(label.dtype)
-        correct = ((pred == label) & valid).sum()
-        return correct.float() * 100.0 / valid.sum().clamp(min=1)

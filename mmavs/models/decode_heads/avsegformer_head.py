@@ -7,8 +7,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmdet.models.layers import SinePositionalEncoding
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
@@ -16,6 +14,7 @@ from torch import Tensor
 
 from ..layers import (DeformableEncoder, MSDeformAttention, QueryDecoder,
                       mask_predictor)
+from .av_decode_head import AVDecodeHead
 
 
 class MaskMLP(nn.Module):
@@ -38,7 +37,7 @@ class MaskMLP(nn.Module):
 
 
 @MODELS.register_module()
-class AVSegFormerHead(BaseDecodeHead):
+class AVSegFormerHead(AVDecodeHead):
     """AVSegFormer head: deformable encoder, audio-visual mixer, audio
     queries, query decoder and mask generation.
 
@@ -308,35 +307,13 @@ class AVSegFormerHead(BaseDecodeHead):
         Returns:
             dict[str, Tensor]: Losses and ``acc_seg``.
         """
-        labelled = [
-            index for index, sample in enumerate(batch_data_samples)
-            if sample.metainfo.get('label_flag', True)
-        ]
-        losses_decode = self.loss_decode if isinstance(
-            self.loss_decode, nn.ModuleList) else [self.loss_decode]
-        losses = dict()
-        if not labelled:
-            # Keep every parameter in the graph so DDP does not stall.
-            zero = seg_logits.sum() * 0 + sum(m.sum() * 0 for m in aux_masks)
-            for loss_decode in losses_decode:
-                losses[loss_decode.loss_name] = zero
-            for index in range(len(aux_masks)):
-                losses[f'd{index}.{self.loss_inter.loss_name}'] = zero
-            losses['acc_seg'] = zero.detach()
+        losses, index, seg_label = self.decode_losses(
+            seg_logits, batch_data_samples, keep_in_graph=aux_masks)
+        if index is None:
+            for layer in range(len(aux_masks)):
+                losses[f'd{layer}.{self.loss_inter.loss_name}'] = sum(
+                    mask.sum() * 0 for mask in aux_masks)
             return losses
-        index = torch.as_tensor(labelled, device=seg_logits.device)
-        seg_label = self._stack_batch_gt(
-            [batch_data_samples[i] for i in labelled]).squeeze(1)
-        logits = resize(
-            seg_logits.index_select(0, index),
-            size=seg_label.shape[-2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
-        for loss_decode in losses_decode:
-            value = loss_decode(
-                logits, seg_label, ignore_index=self.ignore_index)
-            name = loss_decode.loss_name
-            losses[name] = losses[name] + value if name in losses else value
         if aux_masks:
             foreground = torch.where(
                 seg_label == self.ignore_index, seg_label,
@@ -350,13 +327,4 @@ class AVSegFormerHead(BaseDecodeHead):
                 losses[f'd{layer}.{self.loss_inter.loss_name}'] = \
                     self.loss_inter(mask, foreground,
                                     ignore_index=self.ignore_index)
-        losses['acc_seg'] = self._accuracy(logits.detach(), seg_label)
         return losses
-
-    def _accuracy(self, logits: Tensor, label: Tensor) -> Tensor:
-        if self.out_channels > 1:
-            return accuracy(logits, label, ignore_index=self.ignore_index)
-        valid = label != self.ignore_index
-        pred = (logits[:, 0].sigmoid() > self.threshold).to(label.dtype)
-        correct = ((pred == label) & valid).sum()
-        return correct.float() * 100.0 / valid.sum().clamp(min=1)

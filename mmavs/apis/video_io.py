@@ -1,0 +1,543 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Read videos (frames, timestamps, sound) and write overlay videos.
+
+Everything goes through PyAV (FFmpeg), so any container and codec FFmpeg
+decodes works: mp4, mkv, avi, webm, mov, ... The time line of a file starts
+at its video stream's start time: frame times and the audio offset are in
+seconds from there, so a player and the inferencer agree on "second 3".
+
+Known limitations, documented rather than guessed at:
+
+- Rotation metadata (phones' display matrix) is ignored: frames, masks and
+  the overlay video keep the stored orientation.
+- Only the first video and the first audio stream are used.
+"""
+import os
+import os.path as osp
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterable, Iterator, NamedTuple, Optional, Tuple, Union
+
+import numpy as np
+
+from mmavs.datasets.audio import AVSDataError
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+#: Decoding may stop this much (seconds) before the declared duration before
+#: the file counts as truncated (declared durations are rounded, and the
+#: last frame's duration is a guess).
+TRUNCATION_TOLERANCE = 0.5
+
+
+class VideoReadError(AVSDataError):
+    """A video (or its sound track) cannot be used for inference.
+
+    The message names the file and the problem (missing, not a media file,
+    truncated, no audio or video stream, too short, ...). It subclasses
+    :class:`~mmavs.datasets.AVSDataError`, so code that handles broken data
+    set files handles broken videos too.
+    """
+
+
+@dataclass
+class VideoInfo:
+    """What :func:`probe_video` learns from a file's header.
+
+    Attributes:
+        path (str): The file.
+        width (int): Frame width in pixels.
+        height (int): Frame height in pixels.
+        frame_rate (float | None): Average frame rate (frames per second);
+            None when the container does not tell.
+        duration (float | None): Declared duration of the video stream in
+            seconds (the container's when the stream has none); None when
+            unknown.
+        num_frames (int | None): Declared frame count; None when unknown.
+        video_codec (str): Name of the video codec.
+        has_audio (bool): The file has an audio stream.
+        audio_codec (str | None): Name of the audio codec.
+        sample_rate (int | None): Audio sample rate.
+        channels (int | None): Audio channels.
+    """
+
+    path: str
+    width: int
+    height: int
+    frame_rate: Optional[float]
+    duration: Optional[float]
+    num_frames: Optional[int]
+    video_codec: str
+    has_audio: bool
+    audio_codec: Optional[str] = None
+    sample_rate: Optional[int] = None
+    channels: Optional[int] = None
+
+
+class VideoFrame(NamedTuple):
+    """One decoded frame.
+
+    Attributes:
+        index (int): 0-based position in presentation order.
+        time (float): Presentation time in seconds from the start of the
+            video stream.
+        duration (float | None): How long the frame is shown (seconds), when
+            the file says.
+        image (np.ndarray): uint8 [H, W, 3] BGR.
+    """
+
+    index: int
+    time: float
+    duration: Optional[float]
+    image: np.ndarray
+
+
+@dataclass
+class AudioTrack:
+    """Decoded sound, at its own sample rate, with all its channels.
+
+    Attributes:
+        samples (np.ndarray): float32 [C, S] (planar, in [-1, 1]).
+        sample_rate (int): Samples per second.
+        start (float): Time of the first sample in seconds on the video's
+            time line (negative when the sound starts before the picture).
+        layout (str): FFmpeg channel layout name (``'mono'``, ``'stereo'``,
+            ``'5.1'``, ...), used when the track is encoded again.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    start: float = 0.0
+    layout: str = ''
+
+    @property
+    def duration(self) -> float:
+        """Length of the track in seconds."""
+        return self.samples.shape[1] / float(self.sample_rate)
+
+    @property
+    def end(self) -> float:
+        """Time of the end of the track on the video's time line."""
+        return self.start + self.duration
+
+
+def _import_av():
+    """PyAV, or an error that says how to get it (it is optional)."""
+    try:
+        import av
+    except ImportError as error:
+        raise ImportError(
+            'Reading and writing videos needs PyAV: pip '
+            'install "av>=12" (see requirements/optional.txt)') from error
+    return av
+
+
+def _describe(path: PathLike) -> str:
+    return os.fspath(path)
+
+
+def _check_file(path: PathLike) -> None:
+    if not osp.exists(path):
+        raise VideoReadError(f'{_describe(path)}: file is missing')
+    if osp.isdir(path):
+        raise VideoReadError(f'{_describe(path)}: is a directory, not a '
+                             'video file')
+    if osp.getsize(path) == 0:
+        raise VideoReadError(f'{_describe(path)}: file is empty (0 bytes)')
+
+
+def _open(path: PathLike):
+    """Open a container, turning FFmpeg's errors into clear ones."""
+    av = _import_av()
+    _check_file(path)
+    try:
+        return av.open(os.fspath(path))
+    except Exception as error:  # FFmpeg errors come in many types
+        raise VideoReadError(
+            f'{_describe(path)}: cannot open as a video file; it is not a '
+            'media file FFmpeg can read, or it is truncated or corrupt '
+            f'({type(error).__name__}: {error})') from error
+
+
+def _seconds(value, time_base) -> Optional[float]:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _stream_start(stream) -> float:
+    start = _seconds(stream.start_time, stream.time_base)
+    return start if start is not None else 0.0
+
+
+def _declared_duration(container, stream) -> Optional[float]:
+    duration = _seconds(stream.duration, stream.time_base)
+    if duration is None and container.duration is not None:
+        # The container's duration covers every stream; good enough to spot
+        # a file that stops decoding far too early.
+        duration = container.duration / 1e6
+    return duration
+
+
+def probe_video(path: PathLike, require_audio: bool = True) -> VideoInfo:
+    """Read a video file's header.
+
+    Args:
+        path (str | PathLike): The file.
+        require_audio (bool): Raise when there is no audio stream.
+            Defaults to True.
+
+    Returns:
+        VideoInfo: Size, frame rate, duration and streams.
+
+    Raises:
+        VideoReadError: The file is missing, empty, not a media file,
+            truncated so that its header is gone, has no video stream, or
+            (``require_audio``) has no audio stream.
+    """
+    with _open(path) as container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ['none']
+            raise VideoReadError(
+                f'{_describe(path)}: has no video stream (streams: '
+                f'{", ".join(kinds)}); AVS needs pictures and sound')
+        video = container.streams.video[0]
+        context = video.codec_context
+        rate = video.average_rate or video.guessed_rate
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if audio is None and require_audio:
+            raise VideoReadError(
+                f'{_describe(path)}: has no audio stream; AVS segments the '
+                'objects that make the sound, so it needs the sound track '
+                '(a silent video cannot be segmented)')
+        return VideoInfo(
+            path=_describe(path),
+            width=int(context.width),
+            height=int(context.height),
+            frame_rate=float(rate) if rate else None,
+            duration=_declared_duration(container, video),
+            num_frames=int(video.frames) if video.frames else None,
+            video_codec=context.name,
+            has_audio=audio is not None,
+            audio_codec=audio.codec_context.name if audio else None,
+            sample_rate=int(audio.rate) if audio else None,
+            channels=int(audio.channels) if audio else None)
+
+
+def iter_video_frames(path: PathLike,
+                      allow_truncated: bool = False) -> Iterator[VideoFrame]:
+    """Decode the frames of the first video stream, in presentation order.
+
+    Times come from the frames' presentation timestamps, so variable frame
+    rate videos keep their real timing. A timestamp that is missing (some
+    avi files) is guessed from the previous frame and the average rate; one
+    that goes backwards is moved just after the previous frame (with a
+    warning), so times never decrease.
+
+    Args:
+        path (str | PathLike): The file.
+        allow_truncated (bool): When decoding fails part way or stops well
+            before the declared duration (a truncated or corrupt file),
+            end with a warning instead of raising. Defaults to False.
+
+    Yields:
+        VideoFrame: index, time (s), duration (s or None) and the BGR image.
+
+    Raises:
+        VideoReadError: The file cannot be opened, has no video stream,
+            decodes no frame at all, or (without ``allow_truncated``) fails
+            part way or ends more than ``max(TRUNCATION_TOLERANCE, 10 %)``
+            before its declared duration; the message says where. The
+            truncation check runs after the last frame was yielded.
+    """
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise VideoReadError(f'{_describe(path)}: has no video stream')
+        stream = container.streams.video[0]
+        # Threads speed up decoding of large frames a lot and change
+        # nothing in the output.
+        stream.thread_type = 'AUTO'
+        start = _stream_start(stream)
+        rate = stream.average_rate or stream.guessed_rate
+        nominal = 1.0 / float(rate) if rate else None
+        index, last_time, went_back = 0, None, 0
+        decoder = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoder)
+            except StopIteration:
+                break
+            except Exception as error:
+                where = ('before the first frame' if last_time is None else
+                         f'after frame {index - 1} (t = {last_time:.3f} s)')
+                message = (f'{_describe(path)}: video decoding failed '
+                           f'{where}; the file is truncated or corrupt '
+                           f'({type(error).__name__}: {error})')
+                if not allow_truncated or index == 0:
+                    raise VideoReadError(message + (
+                        '' if index ==
+                        0 else '; pass allow_truncated=True (CLI: '
+                        '--allow-truncated) to use the '
+                        f'{index} frames decoded before it')) from error
+                warnings.warn(message + f'; using the first {index} frames')
+                break
+            time = frame.time
+            if time is None:
+                time = (0.0 if last_time is None else last_time +
+                        (nominal or 0.04))
+            else:
+                time = float(time) - start
+            if last_time is not None and time <= last_time:
+                went_back += 1
+                time = last_time + 1e-3
+            # VideoFrame.duration is missing in older PyAV.
+            duration = _seconds(
+                getattr(frame, 'duration', None), frame.time_base)
+            yield VideoFrame(index, time, duration or None,
+                             frame.to_ndarray(format='bgr24'))
+            last_time = time
+            index += 1
+        if index == 0:
+            raise VideoReadError(f'{_describe(path)}: the video stream has '
+                                 'no decodable frame')
+        if went_back:
+            warnings.warn(f'{_describe(path)}: {went_back} frame timestamps '
+                          'did not increase; they were moved 1 ms after the '
+                          'previous frame')
+        declared = _declared_duration(container, stream)
+        end = last_time + (nominal or 0.0)
+        if declared is not None and end < declared - max(
+                TRUNCATION_TOLERANCE, 0.1 * declared):
+            # Truncated mkv and faststart mp4 files often just stop, with
+            # no decoding error; the declared duration gives them away.
+            message = (f'{_describe(path)}: the video stops at {end:.2f} s '
+                       f'but the file declares {declared:.2f} s; it is '
+                       'probably truncated')
+            if not allow_truncated:
+                raise VideoReadError(
+                    message + '; pass allow_truncated=True (CLI: '
+                    '--allow-truncated) to use the decoded part (also when '
+                    'the file is complete and only its header is wrong)')
+            warnings.warn(message + f'; using the first {index} frames')
+    finally:
+        container.close()
+
+
+def read_audio_track(path: PathLike,
+                     allow_truncated: bool = False) -> AudioTrack:
+    """Decode the first audio stream of a file (video or audio) with PyAV.
+
+    The samples keep their rate and channels (the VGGish front end averages
+    the channels itself, as :func:`mmavs.datasets.audio.load_waveform`
+    does), and ``start`` places them on the video's time line.
+
+    Args:
+        path (str | PathLike): A video or audio file (wav, flac, mp3, m4a,
+            ...).
+        allow_truncated (bool): When decoding fails part way, keep the
+            samples decoded so far (with a warning) instead of raising.
+            Defaults to False.
+
+    Returns:
+        AudioTrack: float32 [C, S] samples, rate, start time and layout.
+
+    Raises:
+        VideoReadError: The file cannot be opened, has no audio stream,
+            holds no samples, or (without ``allow_truncated``) fails part
+            way.
+    """
+    av = _import_av()
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            raise VideoReadError(
+                f'{_describe(path)}: has no audio stream; AVS segments the '
+                'objects that make the sound, so it needs the sound track')
+        stream = container.streams.audio[0]
+        reference = (
+            container.streams.video[0] if container.streams.video else stream)
+        origin = _stream_start(reference)
+        # Planar float, same rate and layout: the samples as they are.
+        resampler = av.AudioResampler(format='fltp')
+        chunks, first_time, layout, sample_rate = [], None, '', None
+        decoder = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoder)
+            except StopIteration:
+                break
+            except Exception as error:
+                decoded = sum(chunk.shape[1] for chunk in chunks)
+                message = (f'{_describe(path)}: audio decoding failed after '
+                           f'{decoded} samples; the file is truncated or '
+                           f'corrupt ({type(error).__name__}: {error})')
+                if not allow_truncated or not decoded:
+                    raise VideoReadError(message) from error
+                warnings.warn(message + '; using the samples decoded so far')
+                break
+            if first_time is None and frame.time is not None:
+                first_time = float(frame.time)
+            layout = frame.layout.name
+            sample_rate = frame.sample_rate
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())
+        try:
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except Exception:  # nothing buffered after a decoding failure
+            pass
+    finally:
+        container.close()
+    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
+        raise VideoReadError(
+            f'{_describe(path)}: the audio stream holds no samples')
+    samples = np.concatenate(chunks, axis=1).astype(np.float32)
+    start = 0.0 if first_time is None else first_time - origin
+    return AudioTrack(samples, int(sample_rate), start, layout)
+
+
+def _even(value: int) -> int:
+    return value + (value % 2)
+
+
+def pad_to_even(image: np.ndarray) -> np.ndarray:
+    """Repeat the last row/column of an image whose size is odd.
+
+    H.264 with 4:2:0 chroma (what every player decodes) needs even sizes.
+
+    Args:
+        image (np.ndarray): [H, W, 3].
+
+    Returns:
+        np.ndarray: [H + H % 2, W + W % 2, 3].
+    """
+    height, width = image.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return image
+    return np.pad(
+        image, ((0, height % 2), (0, width % 2), (0, 0)), mode='edge')
+
+
+def write_video(path: PathLike,
+                frames: Iterable[Tuple[np.ndarray, float]],
+                frame_rate: float,
+                audio: Optional[AudioTrack] = None,
+                crf: int = 20,
+                channel_order: str = 'rgb') -> str:
+    """Encode frames (and a sound track) as an H.264 + AAC mp4.
+
+    Frames keep their own times, so a variable frame rate survives. Odd
+    frame sizes are padded by one row/column (see :func:`pad_to_even`).
+    The sound is re-encoded as AAC at its own rate (more than two channels
+    are mixed down to stereo by FFmpeg) and placed at ``audio.start``.
+
+    Args:
+        path (str | PathLike): Output ``.mp4`` (or ``.mkv``/``.mov``).
+        frames (Iterable[tuple[np.ndarray, float]]): ``(image, time)``
+            pairs in time order: uint8 [H, W, 3] images (all the same size)
+            and their presentation times in seconds.
+        frame_rate (float): Nominal frame rate, a hint for the encoder's
+            rate control and the container.
+        audio (AudioTrack, optional): Sound to mux in.
+        crf (int): x264 constant rate factor (0 = lossless, 23 = FFmpeg's
+            default). Defaults to 20.
+        channel_order (str): ``'rgb'`` or ``'bgr'`` images. Defaults to
+            ``'rgb'``.
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        ValueError: No frames, or frames of different sizes.
+    """
+    av = _import_av()
+    if channel_order not in ('rgb', 'bgr'):
+        raise ValueError(f"channel_order must be 'rgb' or 'bgr', got "
+                         f'{channel_order!r}')
+    frame_format = 'rgb24' if channel_order == 'rgb' else 'bgr24'
+    # A 90 kHz clock (MPEG's) represents every common frame rate closely.
+    time_base = Fraction(1, 90000)
+    rate = Fraction(frame_rate).limit_denominator(1001) if frame_rate else 25
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    container = av.open(os.fspath(path), 'w')
+    try:
+        video = container.add_stream('libx264', rate=rate)
+        video.pix_fmt = 'yuv420p'
+        video.codec_context.time_base = time_base
+        video.options = {'crf': str(crf)}
+        audio_stream = None
+        if audio is not None:
+            channels = audio.samples.shape[0]
+            # wav files often carry no layout ("1 channels"), which the AAC
+            # encoder refuses: name the usual ones.
+            layout = {1: 'mono', 2: 'stereo'}.get(channels, audio.layout)
+            audio_stream = container.add_stream('aac', rate=audio.sample_rate)
+            audio_stream.layout = 'mono' if channels == 1 else 'stereo'
+        size, last_pts, count = None, -1, 0
+        for image, time in frames:
+            image = pad_to_even(np.ascontiguousarray(image, dtype=np.uint8))
+            if size is None:
+                size = image.shape[:2]
+                video.height, video.width = size
+            elif image.shape[:2] != size:
+                raise ValueError(f'{_describe(path)}: frame {count} is '
+                                 f'{image.shape[:2]}, the first frame was '
+                                 f'{size}')
+            frame = av.VideoFrame.from_ndarray(image, format=frame_format)
+            pts = max(int(round(time / time_base)), last_pts + 1)
+            frame.pts, frame.time_base = pts, time_base
+            last_pts = pts
+            for packet in video.encode(frame):
+                container.mux(packet)
+            count += 1
+        if count == 0:
+            raise ValueError(f'{_describe(path)}: no frames to write')
+        for packet in video.encode():
+            container.mux(packet)
+        if audio_stream is not None:
+            _encode_audio(container, audio_stream, audio, layout)
+    finally:
+        container.close()
+    return os.fspath(path)
+
+
+def _encode_audio(container, stream, audio: AudioTrack, layout: str) -> None:
+    """Feed an :class:`AudioTrack` to an AAC stream, starting at its start.
+
+    A track that starts before the picture loses its head; one that starts
+    later is preceded by silence, so that it stays in sync on players that
+    ignore start offsets.
+    """
+    av = _import_av()
+    samples = np.ascontiguousarray(audio.samples, dtype=np.float32)
+    offset = int(round(audio.start * audio.sample_rate))
+    if offset > 0:
+        samples = np.concatenate(
+            [np.zeros((samples.shape[0], offset), np.float32), samples],
+            axis=1)
+    elif offset < 0:
+        samples = samples[:, -offset:]
+    resampler = av.AudioResampler(
+        format=stream.codec_context.format.name,
+        layout=stream.codec_context.layout.name,
+        rate=audio.sample_rate,
+        frame_size=stream.codec_context.frame_size or 1024)
+    step = 4096
+    for begin in range(0, samples.shape[1], step):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples[:, begin:begin + step]),
+            format='fltp',
+            layout=layout)
+        frame.sample_rate = audio.sample_rate
+        frame.pts = begin
+        frame.time_base = Fraction(1, audio.sample_rate)
+        for out in resampler.resample(frame):
+            for packet in stream.encode(out):
+                container.mux(packet)
+    for out in resampler.resample(None):
+        for packet in stream.encode(out):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)

@@ -42,3 +42,18 @@ def test_group_clips_by_sample_index():
     samples = [SegDataSample(metainfo=dict(sample_idx=i // 2))
                for i in range(6)]
     assert [len(c) for c in group_clips(samples)] == [2, 2, 2]
+
+
+def test_clips_reach_a_tensorboard_backend(tmp_path):
+    import glob
+    import pytest
+    pytest.importorskip('tensorboard')
+    visualizer = AVSLocalVisualizer(
+        name='test_avs_tb', save_dir=str(tmp_path),
+        vis_backends=[dict(type='TensorboardVisBackend')])
+    sample = SegDataSample()
+    sample.pred_sem_seg = PixelData(data=torch.ones(1, 8, 8))
+    visualizer.add_clip('clip', [np.zeros((8, 8, 3), np.uint8)], [sample])
+    visualizer.close()
+    assert glob.glob(str(tmp_path / '**' / 'events.out.tfevents.*'),
+                     recursive=True)

@@ -13,21 +13,24 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 WORK_DIR ?= work_dirs/demo
 
-.PHONY: env test test-fast demo clean-env
+.PHONY: env venv test demo clean-env
 
-env: $(VENV)/.ready
+env:
+	@if [ ! -f $(VENV)/.ready ]; then $(MAKE) --no-print-directory venv; fi
 	@$(PY) -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
 	@echo "environment: $(VENV)"
 
-# Built in place and marked ready only when every step passed, so an
-# interrupted install is redone from scratch next time.
-$(VENV)/.ready: $(ENV_FILES)
+# The key in the folder name is a hash of the requirements, so an existing
+# folder marked ready is up to date (file dates do not matter: a fresh clone
+# has new ones). It is built in place and marked ready only when every step
+# passed, so an interrupted install is redone from scratch next time.
+venv:
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements/cpu-pinned.txt
 	$(PY) -m pip install -q --no-deps openmim==0.3.9
 	$(PY) -m pip install -q $$(grep -v -e '^#' -e '^openmim' requirements/mim.txt)
-	touch $@
+	touch $(VENV)/.ready
 
 test: env
 	$(PY) -m pytest tests $(PYTEST_ARGS)

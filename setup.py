@@ -2,6 +2,8 @@
 """Install mmavs: ``pip install -e .`` (extras: ``[tests]``, ``[optional]``)."""
 import os.path as osp
 import re
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -51,7 +53,25 @@ def install_requires():
     return requirements
 
 
+def add_mim_extension():
+    """Ship ``configs/`` inside the package as ``mmavs/.mim/configs``.
+
+    Like the OpenMMLab packages, so that shipped config names resolve (e.g.
+    ``AVSInferencer('avsegformer_r50_1xb4-30e_avsbench-s4-224x224')``) after
+    a regular, non-editable install. Editable installs read ``configs/`` of
+    the checkout and need no copy.
+    """
+    building = {'bdist_wheel', 'sdist', 'install', 'build', 'build_py'}
+    if not building & set(sys.argv[1:]):
+        return
+    target = osp.join(HERE, 'mmavs', '.mim', 'configs')
+    if osp.isdir(target):
+        shutil.rmtree(target)
+    shutil.copytree(osp.join(HERE, 'configs'), target)
+
+
 if __name__ == '__main__':
+    add_mim_extension()
     with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
         long_description = f.read()
     setup(
@@ -64,6 +84,8 @@ if __name__ == '__main__':
         keywords='audio-visual segmentation, mmsegmentation, AVSBench',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
         include_package_data=True,
+        package_data={'mmavs': ['.mim/configs/*/*.py', '.mim/configs/*/*/*.py',
+                                '.mim/configs/*/*.md']},
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=install_requires(),

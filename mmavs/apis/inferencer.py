@@ -132,7 +132,6 @@ class AudioWindows:
     def __init__(self, track: AudioTrack) -> None:
         waveform = resample_waveform(
             to_mono(track.samples.T), track.sample_rate, SAMPLE_RATE)
-        self.peak = float(np.abs(waveform).max()) if waveform.size else 0.0
         self.start = track.start
         self.end = track.end
         # Left padding: half a window plus slack, rounded to whole hops so
@@ -147,11 +146,6 @@ class AudioWindows:
         self._silence = np.full((EXAMPLE_NUM_FRAMES, NUM_MEL_BINS),
                                 np.log(LOG_OFFSET),
                                 dtype=np.float32)
-
-    @property
-    def silent(self) -> bool:
-        """Whether the track's peak is below ``SILENCE_PEAK`` (-80 dBFS)."""
-        return self.peak < SILENCE_PEAK
 
     def example(self, centre: float) -> np.ndarray:
         """The log-mel example of the 0.96 s window centred at ``centre``.

@@ -251,6 +251,10 @@ class AVSBenchBaseDataset(BaseSegDataset):
         name_column = self.name_column(fieldnames)
         rows, split_counts = [], {}
         for line, raw in enumerate(reader, start=2):
+            if None in raw:  # csv.DictReader's key for surplus fields
+                raise AVSDataError(
+                    f'{self.ann_file}: line {line} has more fields than the '
+                    f'header ({fieldnames})')
             row = {
                 (key or '').strip(): (value or '').strip()
                 for key, value in raw.items()

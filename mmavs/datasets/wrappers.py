@@ -81,4 +81,11 @@ class AudioSwapDataset:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> dict:
-        return self.dataset.pipeline(self.get_data_info(index))
+        info = self.get_data_info(index)
+        data = self.dataset.pipeline(info)
+        if data is None:
+            raise ValueError(
+                f'the pipeline dropped clip {info.get("clip_name", index)} '
+                f'(with the audio of {info.get("audio_from")}); '
+                'AudioSwapDataset does not re-sample clips')
+        return data

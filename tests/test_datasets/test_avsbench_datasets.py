@@ -317,6 +317,17 @@ def test_split_without_samples(writable_task):
         AVSBenchMS3Dataset(data_root=root, ann_file='nope.csv')
 
 
+def test_row_with_surplus_fields(writable_task):
+    root = writable_task('ms3')
+    csv_path = osp.join(root, 'ms3_meta_data.csv')
+    with open(csv_path, 'a') as file:
+        file.write('extra_clip,train,unexpected,fields,here\n')
+    with pytest.raises(AVSDataError) as error:
+        AVSBenchMS3Dataset(data_root=root, split='train')
+    assert csv_path in str(error.value)
+    assert 'more fields than the header' in str(error.value)
+
+
 def test_bad_avss_metadata(writable_task):
     root = writable_task('avss')
     label2idx = osp.join(root, 'label2idx.json')

@@ -28,6 +28,18 @@ def test_freeze_hook_freezes_then_unfreezes_by_epoch():
                    for p in runner.model.decode_head.parameters())
 
 
+def test_unfreezing_keeps_the_modules_own_frozen_parameters():
+    runner = fake_runner()
+    runner.model.backbone.bias.requires_grad_(False)  # e.g. frozen_stages
+    hook = FreezeModuleHook(freeze_epochs=1)
+    hook.before_train_epoch(runner)
+    assert not runner.model.backbone.weight.requires_grad
+    runner.epoch = 1
+    hook.before_train_epoch(runner)
+    assert runner.model.backbone.weight.requires_grad
+    assert not runner.model.backbone.bias.requires_grad
+
+
 def test_freeze_hook_on_resume_lands_in_the_right_state():
     runner = fake_runner(epoch=5)
     FreezeModuleHook(freeze_epochs=10).before_train_epoch(runner)
@@ -64,8 +76,25 @@ def test_random_state_hook_restores_state_across_epochs_and_resume():
     checkpoint = dict(meta=dict())
     hook.before_save_checkpoint(runner, checkpoint)
     fresh = RandomStateHook()
+    runner._resume = True
     fresh.after_load_checkpoint(runner, checkpoint)
     torch.manual_seed(123)
     fresh.before_train_epoch(runner)
     assert (random.random(), np.random.rand(),
             torch.rand(1).item()) == expected
+
+
+def test_random_state_hook_ignores_the_state_when_fine_tuning():
+    runner = fake_runner()
+    runner._resume = False  # load_from, not resume
+    hook = RandomStateHook()
+    hook.after_train_epoch(runner)
+    checkpoint = dict(meta=dict())
+    hook.before_save_checkpoint(runner, checkpoint)
+    fresh = RandomStateHook()
+    fresh.after_load_checkpoint(runner, checkpoint)
+    torch.manual_seed(5)
+    expected = torch.rand(1)
+    torch.manual_seed(5)
+    fresh.before_train_epoch(runner)  # nothing recorded: no restore
+    assert torch.equal(torch.rand(1), expected)

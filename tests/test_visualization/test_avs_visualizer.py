@@ -57,3 +57,16 @@ def test_clips_reach_a_tensorboard_backend(tmp_path):
     visualizer.close()
     assert glob.glob(str(tmp_path / '**' / 'events.out.tfevents.*'),
                      recursive=True)
+
+
+def test_padded_frames_take_the_size_of_the_real_frames(tmp_path):
+    import cv2
+
+    from mmavs.engine.hooks.visualization_hook import read_frames
+    path = str(tmp_path / 'frame.png')
+    cv2.imwrite(path, np.zeros((9, 16, 3), np.uint8))
+    real = SegDataSample(metainfo=dict(img_path=path, ori_shape=(56, 56)))
+    padded = SegDataSample(metainfo=dict(img_path=None, frame_valid=False,
+                                         ori_shape=(56, 56)))
+    frames = read_frames([real, padded])
+    assert [f.shape for f in frames] == [(9, 16, 3), (9, 16, 3)]

@@ -17,6 +17,7 @@ Usage::
     python tools/demo/synthetic_demo.py [--work-dir work_dirs/demo]
 """
 import argparse
+import copy
 import json
 import os.path as osp
 import time
@@ -44,7 +45,7 @@ def evaluate(cfg: Config, checkpoint: str, work_dir: str, overlay_dir: str,
              swap_audio: bool) -> dict:
     """Test ``checkpoint`` and return the metrics."""
     from mmengine.runner import Runner
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # Config.copy() is shallow
     cfg.work_dir = work_dir
     cfg.load_from = checkpoint
     if swap_audio:

@@ -40,6 +40,7 @@ class FreezeModuleHook(Hook):
         self.freeze_iters = freeze_iters
         self.module_name = module_name
         self._frozen = None
+        self._trainable = None
 
     def _module(self, runner):
         model = runner.model.module if is_model_wrapper(
@@ -52,7 +53,18 @@ class FreezeModuleHook(Hook):
     def _set_frozen(self, runner, frozen: bool) -> None:
         if frozen == self._frozen:
             return
-        self._module(runner).requires_grad_(not frozen)
+        module = self._module(runner)
+        if frozen:
+            # Remember what was trainable, so that unfreezing leaves the
+            # module's own frozen parts (frozen_stages, fixed norms) alone.
+            self._trainable = [
+                p for p in module.parameters() if p.requires_grad
+            ]
+            for param in self._trainable:
+                param.requires_grad_(False)
+        elif self._trainable is not None:
+            for param in self._trainable:
+                param.requires_grad_(True)
         self._frozen = frozen
         print_log(
             f'{"Froze" if frozen else "Unfroze"} model.{self.module_name} '

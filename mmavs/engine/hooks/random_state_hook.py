@@ -21,12 +21,19 @@ def get_random_state() -> dict:
 
 
 def set_random_state(state: dict) -> None:
-    """Restore states produced by :func:`get_random_state`."""
+    """Restore states produced by :func:`get_random_state`.
+
+    Checkpoints are loaded onto the training device, so the tensors may
+    arrive on CUDA: torch takes RNG states as CPU byte tensors. CUDA states
+    are restored when the number of devices matches the saving run's.
+    """
     random.setstate(state['python'])
     np.random.set_state(state['numpy'])
-    torch.set_rng_state(state['torch'])
-    if 'torch_cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['torch_cuda'])
+    torch.set_rng_state(state['torch'].cpu())
+    cuda_states = state.get('torch_cuda')
+    if (cuda_states is not None and torch.cuda.is_available()
+            and len(cuda_states) == torch.cuda.device_count()):
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
 
 
 @HOOKS.register_module()
@@ -66,7 +73,9 @@ class RandomStateHook(Hook):
             checkpoint.setdefault('meta', {})['random_state'] = self._state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Pick up the state stored by :meth:`before_save_checkpoint`."""
+        """Pick up the state stored by :meth:`before_save_checkpoint` when
+        resuming; a plain ``load_from`` (fine-tuning) keeps the configured
+        seed."""
         state = checkpoint.get('meta', {}).get('random_state')
-        if state is not None:
+        if state is not None and getattr(runner, '_resume', False):
             self._state = state

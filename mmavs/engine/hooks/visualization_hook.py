@@ -25,16 +25,26 @@ def group_clips(samples: Sequence[SegDataSample]) -> List[List[SegDataSample]]:
 
 
 def read_frames(samples: Sequence[SegDataSample]) -> List[np.ndarray]:
-    """The original RGB frames of a clip; black where a frame is padding."""
-    frames = []
+    """The original RGB frames of a clip; black where a frame is padding.
+
+    Padded frames take the size of the clip's real frames (their
+    ``ori_shape`` may be the network input size, e.g. in the release
+    configs), so that the frames of a clip can be drawn side by side.
+    """
+    frames: List[Optional[np.ndarray]] = []
     for sample in samples:
         path = sample.metainfo.get('img_path')
-        height, width = sample.metainfo['ori_shape'][:2]
         if path and sample.metainfo.get('frame_valid', True):
             frames.append(mmcv.imread(path, channel_order='rgb'))
         else:
-            frames.append(np.zeros((height, width, 3), np.uint8))
-    return frames
+            frames.append(None)
+    real = [frame for frame in frames if frame is not None]
+    shape = real[0].shape if real else (
+        *samples[0].metainfo['ori_shape'][:2], 3)
+    return [
+        frame if frame is not None else np.zeros(shape, np.uint8)
+        for frame in frames
+    ]
 
 
 @HOOKS.register_module()

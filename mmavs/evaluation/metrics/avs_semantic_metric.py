@@ -11,30 +11,18 @@ from torch import Tensor
 
 from mmseg.registry import METRICS
 from ..functional import BETA2, semantic_class_scores, semantic_frame_stats
+from ...datasets.avsbench import bit_interleaved_palette
 from .base_avs_metric import BaseAVSClipMetric, json_float
 
 
 def bit_interleave_palette(num_classes: int) -> np.ndarray:
-    """The VOC-style colour palette that AVSS label masks are drawn with.
+    """The AVSS palette as a uint8 [num_classes, 3] array (RGB).
 
-    For class j, bit k (from the least significant) of each 3-bit group of
-    j sets bit 7 - k of R, G and B in turn.
-
-    Args:
-        num_classes (int): Number of colours.
-
-    Returns:
-        np.ndarray: uint8 [num_classes, 3] RGB colours.
+    A thin wrapper of
+    :func:`mmavs.datasets.avsbench.bit_interleaved_palette`, which the
+    datasets use to read the colour masks.
     """
-    palette = np.zeros((num_classes, 3), dtype=np.uint8)
-    for cls in range(num_classes):
-        value, rgb = cls, [0, 0, 0]
-        for k in range(8):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << (7 - k)
-            value >>= 3
-        palette[cls] = rgb
-    return palette
+    return np.asarray(bit_interleaved_palette(num_classes), dtype=np.uint8)
 
 
 @METRICS.register_module()

@@ -21,6 +21,10 @@ class AVDecodeHead(BaseDecodeHead):
     (``out_channels=1``) get a thresholded pixel accuracy; mmseg's
     ``accuracy`` takes a top-1 over channels, which is constant for one
     channel.
+
+    Args:
+        **kwargs: The arguments of
+            :class:`~mmseg.models.decode_heads.BaseDecodeHead`.
     """
 
     @staticmethod

@@ -18,7 +18,14 @@ from .av_decode_head import AVDecodeHead
 
 
 class MaskMLP(nn.Module):
-    """1x1 convolutions with ReLU between them (Q -> hidden -> ... -> D)."""
+    """1x1 convolutions with ReLU between them (Q -> hidden -> ... -> D).
+
+    Args:
+        in_channels (int): Input channels (the number of queries Q).
+        hidden_channels (int): Width of the hidden layers.
+        out_channels (int): Output channels (D).
+        num_layers (int): Number of convolutions. Defaults to 3.
+    """
 
     def __init__(self, in_channels: int, hidden_channels: int,
                  out_channels: int, num_layers: int = 3):
@@ -29,6 +36,7 @@ class MaskMLP(nn.Module):
             for c_in, c_out in zip(widths, widths[1:] + [out_channels]))
 
     def forward(self, x: Tensor) -> Tensor:
+        """[N, in_channels, h, w] -> [N, out_channels, h, w]."""
         for index, layer in enumerate(self.layers):
             x = layer(x)
             if index < len(self.layers) - 1:
@@ -155,6 +163,12 @@ class AVSegFormerHead(AVDecodeHead):
             ConvModule(c, embed_dims, 1, bias=True, norm_cfg=norm_cfg,
                        act_cfg=None) for c in in_channels)
         self.audio_proj = nn.Linear(audio_channels, embed_dims)
+        if 2 * positional_encoding.get('num_feats', 128) != embed_dims:
+            raise ValueError(
+                'positional_encoding.num_feats must be embed_dims / 2 '
+                f'(the encoding has 2 * num_feats channels), got num_feats='
+                f"{positional_encoding.get('num_feats', 128)} for "
+                f'embed_dims={embed_dims}')
         self.positional_encoding = SinePositionalEncoding(
             **positional_encoding)
         self.level_embed = nn.Parameter(
@@ -168,10 +182,15 @@ class AVSegFormerHead(AVDecodeHead):
         decoder['layer_cfg'] = dict(
             dict(embed_dims=embed_dims), **decoder.get('layer_cfg', {}))
         self.decoder = QueryDecoder(**decoder)
+        for key, value in (('num_queries', num_queries),
+                           ('embed_dims', embed_dims)):
+            if query_generator.get(key, value) != value:
+                raise ValueError(
+                    f'query_generator.{key}={query_generator[key]} differs '
+                    f"from the head's {key}={value}; set it on the head")
         self.query_generator = MODELS.build(
-            dict(
-                dict(num_queries=num_queries, embed_dims=embed_dims),
-                **query_generator))
+            dict(query_generator, num_queries=num_queries,
+                 embed_dims=embed_dims))
         self.learnable_query = nn.Embedding(
             num_queries, embed_dims) if use_learnable_queries else None
         self.lateral_conv = ConvModule(
@@ -287,7 +306,18 @@ class AVSegFormerHead(AVDecodeHead):
 
     def loss(self, inputs: Tuple[Sequence[Tensor], Tensor],
              batch_data_samples: SampleList, train_cfg: ConfigType) -> dict:
-        """Forward with intermediate masks and compute all losses."""
+        """Forward with intermediate masks and compute all losses.
+
+        Args:
+            inputs (tuple): ``(visual_feats, audio_feats)`` as in
+                :meth:`forward`.
+            batch_data_samples (list[SegDataSample]): N frame samples with
+                ``gt_sem_seg`` and ``label_flag``.
+            train_cfg (dict): The segmentor's training config (unused).
+
+        Returns:
+            dict[str, Tensor]: See :meth:`loss_by_feat`.
+        """
         seg_logits, aux_masks = self._decode(inputs, with_aux=True)
         return self.loss_by_feat(seg_logits, batch_data_samples, aux_masks)
 

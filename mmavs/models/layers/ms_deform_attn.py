@@ -1,5 +1,6 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Multi-scale deformable attention with a compiled and a pure-PyTorch path."""
+import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -119,10 +120,12 @@ class MSDeformAttention(MultiScaleDeformableAttention):
             if level_start_index is None:
                 level_start_index = torch.cat(
                     (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
-            # The kernel computes in fp32 only; AMP hands it half tensors.
+            # The kernel computes in fp32 only (AMP hands it half tensors)
+            # and needs a step that divides the batch (B*T frames here).
             output = MultiScaleDeformableAttnFunction.apply(
                 value.float(), shapes, level_start_index, locations.float(),
-                weights.float(), self.im2col_step).to(query.dtype)
+                weights.float(), math.gcd(num_batch, self.im2col_step)).to(
+                    query.dtype)
         else:
             output = multi_scale_deformable_attn_pytorch(
                 value, list(spatial_shapes), locations.to(value.dtype),

@@ -86,7 +86,15 @@ class AVEncoderDecoder(BaseSegmentor):
         return bool(getattr(module, 'takes_audio', False))
 
     def extract_audio_feat(self, audio: Tensor) -> Tensor:
-        """Audio [B, T, ...] -> features [B, T, C_a]."""
+        """Run the audio backbone on every frame's audio.
+
+        Args:
+            audio (Tensor): [B, T, 1, 96, 64] log-mel examples or [B, T, C]
+                precomputed features.
+
+        Returns:
+            Tensor: [B, T, C_a] audio features.
+        """
         batch, frames = audio.shape[:2]
         feats = self.audio_backbone(audio.flatten(0, 1))
         return feats.reshape(batch, frames, -1)
@@ -132,9 +140,13 @@ class AVEncoderDecoder(BaseSegmentor):
     def processes_frames_independently(self) -> bool:
         """True when no module mixes information across the frames of a clip
         (a module that does declares ``temporal = True``)."""
+        modules = [self.backbone, self.neck, self.decode_head]
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            modules += list(self.auxiliary_head)
+        else:
+            modules.append(self.auxiliary_head)
         return not any(
-            getattr(module, 'temporal', False)
-            for module in (self.backbone, self.neck, self.decode_head)
+            getattr(module, 'temporal', False) for module in modules
             if module is not None)
 
     def _labelled_frames_only(self, inputs: dict, data_samples: SampleList

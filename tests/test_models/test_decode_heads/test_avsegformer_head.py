@@ -164,3 +164,12 @@ def test_audio_changes_the_prediction():
 def test_wrong_level_count_is_rejected():
     with pytest.raises(ValueError, match='4 feature levels'):
         tiny_head(in_channels=[8, 16, 24])
+
+
+def test_inconsistent_widths_fail_at_build_time():
+    with pytest.raises(ValueError, match='num_feats must be embed_dims / 2'):
+        tiny_head(positional_encoding=dict(num_feats=16))
+    with pytest.raises(ValueError, match='query_generator.num_queries=4'):
+        tiny_head(query_generator=dict(type='AttentionQueryGenerator',
+                                       num_queries=4, num_layers=1,
+                                       num_heads=4, ffn_channels=32))

@@ -20,3 +20,25 @@ def _seed_everything():
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def videos(tmp_path_factory):
+    """Test videos shared by the tests (read-only)."""
+    pytest.importorskip('av')
+    from mmavs.testing.videos import write_test_video
+    root = tmp_path_factory.mktemp('videos')
+    return dict(
+        # 3.2 s, 10 fps, 48x64, H.264 + AAC tone.
+        mp4=write_test_video(root / 'tone.mp4'),
+        # Odd size, lossless codec (H.264 4:2:0 needs even sizes), flac.
+        odd=write_test_video(
+            root / 'odd.mkv',
+            seconds=2.2,
+            size=(33, 47),
+            vcodec='ffv1',
+            pix_fmt='bgr0',
+            acodec='flac'),
+        # Variable frame rate: 1 ms clock, intervals 0.05-0.15 s.
+        vfr=write_test_video(root / 'vfr.mp4', seconds=2.4, jitter=True),
+    )

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import List, Optional
 
-from .video_io import VideoReadError
+from mmavs.datasets.video_io import VideoReadError
 
 
 def _fps(value: str):

@@ -79,10 +79,10 @@ from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, EXAMPLE_SHAPE,
                                   to_mono)
 from mmavs.datasets.avsbench import bit_interleaved_palette
 from mmavs.datasets.transforms.loading import read_frame
+from mmavs.datasets.video_io import (AudioTrack, VideoFrame, VideoReadError,
+                                     iter_video_frames, probe_video,
+                                     read_audio_track, write_video)
 from mmavs.visualization.avs_visualizer import DEFAULT_FOREGROUND, overlay_mask
-from .video_io import (AudioTrack, VideoFrame, VideoReadError,
-                       iter_video_frames, probe_video, read_audio_track,
-                       write_video)
 
 #: Samples of audio (16 kHz) one VGGish example looks at: 96 STFT frames.
 WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \

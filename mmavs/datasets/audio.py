@@ -17,9 +17,9 @@ reproduces the VGGish input recipe in vectorised numpy:
 The result has shape [N, 1, 96, 64] (examples, channel, time, mel bin).
 
 It also reads waveforms from audio files (soundfile) and from the sound track
-of videos (PyAV), and loads the released log-mel ``.pkl`` files without
-trusting arbitrary pickles. Nothing here depends on mmengine or mmseg, so the
-module can be used on its own (e.g. by an inferencer for a user's video).
+of videos (through :mod:`mmavs.datasets.video_io`, PyAV), and loads the
+released log-mel ``.pkl`` files without trusting arbitrary pickles. Nothing
+here depends on mmengine or mmseg, so the module can be used on its own.
 
 Differences from the original VGGish code: resampling uses
 :func:`scipy.signal.resample_poly` instead of ``resampy``; for 16 kHz input
@@ -29,6 +29,7 @@ import io
 import os
 import os.path as osp
 import pickle
+import warnings
 from math import gcd
 from typing import Optional, Tuple, Union
 
@@ -318,7 +319,10 @@ def read_audio_file(path: PathLike) -> Tuple[np.ndarray, int]:
 
 
 def read_video_soundtrack(path: PathLike) -> Tuple[np.ndarray, int]:
-    """Decode the first audio stream of a video (or audio) file with PyAV.
+    """Decode the first audio stream of a video (or audio) file as mono.
+
+    A data set clip's examples start with its first sample, so the track's
+    start time on the video's time line is not used here.
 
     Args:
         path (str | PathLike): Any container FFmpeg reads (mp4, mkv, avi,
@@ -329,40 +333,13 @@ def read_video_soundtrack(path: PathLike) -> Tuple[np.ndarray, int]:
         mean of the channels) and its sample rate.
 
     Raises:
-        AVSDataError: The file is missing, cannot be decoded, has no audio
-            stream or its audio is empty.
+        VideoReadError: An :class:`AVSDataError`; see
+            :func:`mmavs.datasets.video_io.read_audio_track`.
     """
-    import av
-    if not osp.isfile(path):
-        raise AVSDataError(f'{_describe(path)}: video/audio file is missing')
-    if osp.getsize(path) == 0:
-        raise AVSDataError(f'{_describe(path)}: video/audio file is '
-                           'zero-length (0 bytes)')
-    chunks = []
-    try:
-        with av.open(os.fspath(path)) as container:
-            if not container.streams.audio:
-                raise AVSDataError(f'{_describe(path)}: has no audio stream')
-            stream = container.streams.audio[0]
-            sample_rate = stream.rate or stream.codec_context.sample_rate
-            # Planar float keeps every channel apart, so the downmix is our
-            # plain mean, as VGGish does, not FFmpeg's surround matrix.
-            resampler = av.AudioResampler(format='fltp')
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-    except AVSDataError:
-        raise
-    except Exception as error:  # PyAV raises FFmpeg errors of many types
-        raise AVSDataError(f'{_describe(path)}: cannot decode audio '
-                           f'({type(error).__name__}: {error})') from error
-    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
-        raise AVSDataError(f'{_describe(path)}: audio is zero-length '
-                           '(no samples)')
-    waveform = np.concatenate(chunks, axis=1).astype(np.float64)
-    return waveform.mean(axis=0), int(sample_rate)
+    # Imported here: video_io builds its errors on this module's.
+    from .video_io import read_audio_track
+    track = read_audio_track(path)
+    return track.samples.astype(np.float64).mean(axis=0), track.sample_rate
 
 
 def load_waveform(path: PathLike,
@@ -379,7 +356,9 @@ def load_waveform(path: PathLike,
         np.ndarray: float64 [num_samples] in [-1, 1].
 
     Raises:
-        AVSDataError: See :func:`read_audio_file`.
+        AVSDataError: See :func:`read_audio_file` (sound files) and
+            :func:`mmavs.datasets.video_io.read_audio_track` (anything
+            else).
     """
     if osp.splitext(os.fspath(path))[1].lower() in SOUNDFILE_EXTENSIONS:
         waveform, orig_rate = read_audio_file(path)

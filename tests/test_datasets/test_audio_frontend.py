@@ -4,13 +4,14 @@ import fractions
 import io
 import math
 import pickle
+import sys
 
 import numpy as np
 import pytest
 import soundfile
 import torch
 
-from mmavs.datasets import audio
+from mmavs.datasets import audio, video_io
 from mmavs.datasets.audio import (AVSDataError, file_to_log_mel_examples,
                                   fit_num_examples, load_pickled_array,
                                   log_mel_spectrogram, mel_filterbank,
@@ -186,6 +187,48 @@ def test_video_sound_track_through_pyav(tmp_path):
     examples = file_to_log_mel_examples(str(path))
     assert examples.shape == (2, 1, 96, 64)
     assert int(examples[:, 0].mean(axis=(0, 1)).argmax()) == nearest_band(1000)
+
+
+def test_video_sound_track_is_the_mean_of_the_channels(tmp_path):
+    # The data sets and the inferencer decode with the same reader.
+    path = tmp_path / 'clip.mp4'
+    _write_mp4_with_sound(path, 440, 1.0, rate=22050)
+    track = video_io.read_audio_track(str(path))
+    assert track.samples.shape[0] == 2 and track.layout == 'stereo'
+    waveform, rate = audio.read_video_soundtrack(path)
+    assert rate == track.sample_rate == 22050
+    assert waveform.dtype == np.float64
+    np.testing.assert_array_equal(
+        waveform, track.samples.astype(np.float64).mean(axis=0))
+
+
+def test_broken_video_names_the_file(tmp_path):
+    whole = tmp_path / 'whole.mp4'
+    _write_mp4_with_sound(whole, 440, 2.0)
+    # PyAV writes the mp4 index at the end: a cut file cannot be opened.
+    (tmp_path / 'cut.mp4').write_bytes(whole.read_bytes()[:2000])
+    (tmp_path / 'empty.mp4').write_bytes(b'')
+    (tmp_path / 'junk.mkv').write_bytes(b'not a video at all' * 100)
+    (tmp_path / 'folder.mp4').mkdir()
+    for name, problem in [('gone.mp4', 'file is missing'),
+                          ('empty.mp4', r'file is empty \(0 bytes\)'),
+                          ('junk.mkv', 'cannot open'),
+                          ('cut.mp4', 'cannot open.*truncated'),
+                          ('folder.mp4', 'is a directory')]:
+        path = tmp_path / name
+        with pytest.raises(AVSDataError, match=problem) as info:
+            file_to_log_mel_examples(str(path))
+        assert str(path) in str(info.value)
+        assert isinstance(info.value, video_io.VideoReadError)
+
+
+def test_video_sound_track_without_pyav(tmp_path, monkeypatch):
+    path = tmp_path / 'clip.mp4'
+    _write_mp4_with_sound(path, 440, 1.0)
+    # PyAV is optional and imported only when a file is decoded.
+    monkeypatch.setitem(sys.modules, 'av', None)
+    with pytest.raises(ImportError, match='needs PyAV'):
+        audio.read_video_soundtrack(str(path))
 
 
 @pytest.mark.parametrize('content,problem', [

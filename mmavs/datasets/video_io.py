@@ -11,17 +11,23 @@ Known limitations, documented rather than guessed at:
 - Rotation metadata (phones' display matrix) is ignored: frames, masks and
   the overlay video keep the stored orientation.
 - Only the first video and the first audio stream are used.
+
+It belongs to the data layer because data sets read the sound of videos
+too (:func:`mmavs.datasets.audio.read_video_soundtrack`); :mod:`mmavs.apis`
+re-exports what the inferencer's users need. PyAV is imported only when a
+file is opened: it is optional.
 """
 import os
 import os.path as osp
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable, Iterator, NamedTuple, Optional, Tuple, Union
+from typing import (Callable, Iterable, Iterator, NamedTuple, Optional,
+                    Tuple, Union)
 
 import numpy as np
 
-from mmavs.datasets.audio import AVSDataError
+from .audio import AVSDataError, _describe
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -32,13 +38,42 @@ TRUNCATION_TOLERANCE = 0.5
 
 
 class VideoReadError(AVSDataError):
-    """A video (or its sound track) cannot be used for inference.
+    """A video or audio file (or its sound track) cannot be used.
 
     The message names the file and the problem (missing, not a media file,
     truncated, no audio or video stream, too short, ...). It subclasses
-    :class:`~mmavs.datasets.AVSDataError`, so code that handles broken data
-    set files handles broken videos too.
+    :class:`AVSDataError`, so code that handles broken data set files handles
+    broken videos too. Also importable from :mod:`mmavs.apis`.
     """
+
+
+@dataclass
+class AudioTrack:
+    """Decoded sound, at its own sample rate, with all its channels.
+
+    Attributes:
+        samples (np.ndarray): float32 [C, S] (planar, in [-1, 1]).
+        sample_rate (int): Samples per second.
+        start (float): Time of the first sample in seconds on the video's
+            time line (negative when the sound starts before the picture).
+        layout (str): FFmpeg channel layout name (``'mono'``, ``'stereo'``,
+            ``'5.1'``, ...), used when the track is encoded again.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    start: float = 0.0
+    layout: str = ''
+
+    @property
+    def duration(self) -> float:
+        """Length of the track in seconds."""
+        return self.samples.shape[1] / float(self.sample_rate)
+
+    @property
+    def end(self) -> float:
+        """Time of the end of the track on the video's time line."""
+        return self.start + self.duration
 
 
 @dataclass
@@ -93,35 +128,6 @@ class VideoFrame(NamedTuple):
     image: np.ndarray
 
 
-@dataclass
-class AudioTrack:
-    """Decoded sound, at its own sample rate, with all its channels.
-
-    Attributes:
-        samples (np.ndarray): float32 [C, S] (planar, in [-1, 1]).
-        sample_rate (int): Samples per second.
-        start (float): Time of the first sample in seconds on the video's
-            time line (negative when the sound starts before the picture).
-        layout (str): FFmpeg channel layout name (``'mono'``, ``'stereo'``,
-            ``'5.1'``, ...), used when the track is encoded again.
-    """
-
-    samples: np.ndarray
-    sample_rate: int
-    start: float = 0.0
-    layout: str = ''
-
-    @property
-    def duration(self) -> float:
-        """Length of the track in seconds."""
-        return self.samples.shape[1] / float(self.sample_rate)
-
-    @property
-    def end(self) -> float:
-        """Time of the end of the track on the video's time line."""
-        return self.start + self.duration
-
-
 def _import_av():
     """PyAV, or an error that says how to get it (it is optional)."""
     try:
@@ -131,10 +137,6 @@ def _import_av():
             'Reading and writing videos needs PyAV: pip '
             'install "av>=12" (see requirements/optional.txt)') from error
     return av
-
-
-def _describe(path: PathLike) -> str:
-    return os.fspath(path)
 
 
 def _check_file(path: PathLike) -> None:
@@ -169,6 +171,97 @@ def _seconds(value, time_base) -> Optional[float]:
 def _stream_start(stream) -> float:
     start = _seconds(stream.start_time, stream.time_base)
     return start if start is not None else 0.0
+
+
+def _decode(container, stream,
+            on_error: Callable[[Exception], None]) -> Iterator:
+    """The decoded frames of ``stream``, ending at the first error.
+
+    FFmpeg raises in many types when a file is cut or corrupt; ``on_error``
+    gets the error and either raises a clear one or returns, which ends the
+    frames (the caller keeps what was decoded before).
+    """
+    decoder = container.decode(stream)
+    while True:
+        try:
+            frame = next(decoder)
+        except StopIteration:
+            return
+        except Exception as error:
+            on_error(error)
+            return
+        yield frame
+
+
+def read_audio_track(path: PathLike,
+                     allow_truncated: bool = False) -> AudioTrack:
+    """Decode the first audio stream of a file (video or audio) with PyAV.
+
+    The samples keep their rate and channels (the VGGish front end averages
+    the channels itself, see :func:`read_video_soundtrack`), and ``start``
+    places them on the video's time line.
+
+    Args:
+        path (str | PathLike): A video or audio file (mp4, mkv, avi, webm,
+            wav, flac, mp3, m4a, ...).
+        allow_truncated (bool): When decoding fails part way, keep the
+            samples decoded so far (with a warning) instead of raising.
+            Defaults to False.
+
+    Returns:
+        AudioTrack: float32 [C, S] samples, rate, start time and layout.
+
+    Raises:
+        VideoReadError: The file is missing, empty, cannot be opened, has no
+            audio stream, holds no samples, or (without ``allow_truncated``)
+            fails part way.
+    """
+    av = _import_av()
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            raise VideoReadError(
+                f'{_describe(path)}: has no audio stream; AVS segments the '
+                'objects that make the sound, so it needs the sound track')
+        stream = container.streams.audio[0]
+        reference = (
+            container.streams.video[0] if container.streams.video else stream)
+        origin = _stream_start(reference)
+        # Planar float, same rate and layout: the samples as they are, so a
+        # downmix is our plain mean (as VGGish does), not FFmpeg's surround
+        # matrix.
+        resampler = av.AudioResampler(format='fltp')
+        chunks, first_time, layout, sample_rate = [], None, '', None
+
+        def stop_or_fail(error: Exception) -> None:
+            decoded = sum(chunk.shape[1] for chunk in chunks)
+            message = (f'{_describe(path)}: audio decoding failed after '
+                       f'{decoded} samples; the file is truncated or '
+                       f'corrupt ({type(error).__name__}: {error})')
+            if not allow_truncated or not decoded:
+                raise VideoReadError(message) from error
+            warnings.warn(message + '; using the samples decoded so far')
+
+        for frame in _decode(container, stream, stop_or_fail):
+            if first_time is None and frame.time is not None:
+                first_time = float(frame.time)
+            layout = frame.layout.name
+            sample_rate = frame.sample_rate
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())
+        try:
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except Exception:  # nothing buffered after a decoding failure
+            pass
+    finally:
+        container.close()
+    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
+        raise VideoReadError(
+            f'{_describe(path)}: the audio stream holds no samples')
+    samples = np.concatenate(chunks, axis=1).astype(np.float32)
+    start = 0.0 if first_time is None else first_time - origin
+    return AudioTrack(samples, int(sample_rate), start, layout)
 
 
 def _declared_duration(container, stream) -> Optional[float]:
@@ -263,26 +356,21 @@ def iter_video_frames(path: PathLike,
         rate = stream.average_rate or stream.guessed_rate
         nominal = 1.0 / float(rate) if rate else None
         index, last_time, went_back = 0, None, 0
-        decoder = container.decode(stream)
-        while True:
-            try:
-                frame = next(decoder)
-            except StopIteration:
-                break
-            except Exception as error:
-                where = ('before the first frame' if last_time is None else
-                         f'after frame {index - 1} (t = {last_time:.3f} s)')
-                message = (f'{_describe(path)}: video decoding failed '
-                           f'{where}; the file is truncated or corrupt '
-                           f'({type(error).__name__}: {error})')
-                if not allow_truncated or index == 0:
-                    raise VideoReadError(message + (
-                        '' if index ==
-                        0 else '; pass allow_truncated=True (CLI: '
-                        '--allow-truncated) to use the '
-                        f'{index} frames decoded before it')) from error
-                warnings.warn(message + f'; using the first {index} frames')
-                break
+
+        def stop_or_fail(error: Exception) -> None:
+            where = ('before the first frame' if last_time is None else
+                     f'after frame {index - 1} (t = {last_time:.3f} s)')
+            message = (f'{_describe(path)}: video decoding failed '
+                       f'{where}; the file is truncated or corrupt '
+                       f'({type(error).__name__}: {error})')
+            if not allow_truncated or index == 0:
+                raise VideoReadError(message + (
+                    '' if index == 0 else '; pass allow_truncated=True (CLI: '
+                    '--allow-truncated) to use the '
+                    f'{index} frames decoded before it')) from error
+            warnings.warn(message + f'; using the first {index} frames')
+
+        for frame in _decode(container, stream, stop_or_fail):
             time = frame.time
             if time is None:
                 time = (0.0 if last_time is None else last_time +
@@ -323,79 +411,6 @@ def iter_video_frames(path: PathLike,
             warnings.warn(message + f'; using the first {index} frames')
     finally:
         container.close()
-
-
-def read_audio_track(path: PathLike,
-                     allow_truncated: bool = False) -> AudioTrack:
-    """Decode the first audio stream of a file (video or audio) with PyAV.
-
-    The samples keep their rate and channels (the VGGish front end averages
-    the channels itself, as :func:`mmavs.datasets.audio.load_waveform`
-    does), and ``start`` places them on the video's time line.
-
-    Args:
-        path (str | PathLike): A video or audio file (wav, flac, mp3, m4a,
-            ...).
-        allow_truncated (bool): When decoding fails part way, keep the
-            samples decoded so far (with a warning) instead of raising.
-            Defaults to False.
-
-    Returns:
-        AudioTrack: float32 [C, S] samples, rate, start time and layout.
-
-    Raises:
-        VideoReadError: The file cannot be opened, has no audio stream,
-            holds no samples, or (without ``allow_truncated``) fails part
-            way.
-    """
-    av = _import_av()
-    container = _open(path)
-    try:
-        if not container.streams.audio:
-            raise VideoReadError(
-                f'{_describe(path)}: has no audio stream; AVS segments the '
-                'objects that make the sound, so it needs the sound track')
-        stream = container.streams.audio[0]
-        reference = (
-            container.streams.video[0] if container.streams.video else stream)
-        origin = _stream_start(reference)
-        # Planar float, same rate and layout: the samples as they are.
-        resampler = av.AudioResampler(format='fltp')
-        chunks, first_time, layout, sample_rate = [], None, '', None
-        decoder = container.decode(stream)
-        while True:
-            try:
-                frame = next(decoder)
-            except StopIteration:
-                break
-            except Exception as error:
-                decoded = sum(chunk.shape[1] for chunk in chunks)
-                message = (f'{_describe(path)}: audio decoding failed after '
-                           f'{decoded} samples; the file is truncated or '
-                           f'corrupt ({type(error).__name__}: {error})')
-                if not allow_truncated or not decoded:
-                    raise VideoReadError(message) from error
-                warnings.warn(message + '; using the samples decoded so far')
-                break
-            if first_time is None and frame.time is not None:
-                first_time = float(frame.time)
-            layout = frame.layout.name
-            sample_rate = frame.sample_rate
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        try:
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-        except Exception:  # nothing buffered after a decoding failure
-            pass
-    finally:
-        container.close()
-    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
-        raise VideoReadError(
-            f'{_describe(path)}: the audio stream holds no samples')
-    samples = np.concatenate(chunks, axis=1).astype(np.float32)
-    start = 0.0 if first_time is None else first_time - origin
-    return AudioTrack(samples, int(sample_rate), start, layout)
 
 
 def _even(value: int) -> int:

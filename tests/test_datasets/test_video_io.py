@@ -3,9 +3,14 @@
 import numpy as np
 import pytest
 
-from mmavs.apis import (AudioTrack, VideoReadError, iter_video_frames,
-                        probe_video, read_audio_track, write_video)
 from mmavs.datasets import AVSDataError
+from mmavs.datasets.video_io import (AudioTrack, VideoReadError,
+                                     iter_video_frames, probe_video,
+                                     read_audio_track, write_video)
+from mmavs.testing.videos import synth_frames, tone, write_test_video
+
+# PyAV is an optional dependency (requirements/optional.txt).
+pytest.importorskip('av')
 
 
 @pytest.mark.parametrize('name, kwargs', [
@@ -14,8 +19,8 @@ from mmavs.datasets import AVSDataError
     ('a.avi', dict(vcodec='mjpeg', pix_fmt='yuvj420p', acodec='pcm_s16le')),
     ('a.webm', dict(vcodec='libvpx', acodec='libopus', sample_rate=48000)),
 ])
-def test_containers(tmp_path, helpers, name, kwargs):
-    path = helpers.write_test_video(tmp_path / name, seconds=1.5, **kwargs)
+def test_containers(tmp_path, name, kwargs):
+    path = write_test_video(tmp_path / name, seconds=1.5, **kwargs)
     info = probe_video(path)
     assert (info.height, info.width) == (48, 64)
     assert info.has_audio and info.frame_rate == pytest.approx(10)
@@ -41,12 +46,12 @@ def test_variable_frame_rate_keeps_timestamps(videos):
     assert steps.min() < 0.08 and steps.max() > 0.12  # not resampled
 
 
-def test_write_video_round_trip(tmp_path, helpers):
+def test_write_video_round_trip(tmp_path):
     # Odd size, variable timing, stereo sound starting 0.25 s late.
-    images = helpers.synth_frames(12, size=(33, 47))[..., ::-1]
+    images = synth_frames(12, size=(33, 47))[..., ::-1]
     times = np.cumsum([0.0] + [0.05, 0.15] * 5 + [0.1])
     audio = AudioTrack(
-        helpers.tone(1.0, 22050, channels=2), 22050, 0.25, 'stereo')
+        tone(1.0, 22050, channels=2), 22050, 0.25, 'stereo')
     out = write_video(tmp_path / 'o.mp4', zip(images, times), 10, audio)
     info = probe_video(out)
     assert (info.height, info.width) == (34, 48)  # padded to even
@@ -74,15 +79,15 @@ def test_write_video_errors(tmp_path):
         write_video(tmp_path / 'e.mp4', frames, 10)
 
 
-def test_missing_streams(tmp_path, helpers):
-    silent_film = helpers.write_test_video(
+def test_missing_streams(tmp_path):
+    silent_film = write_test_video(
         tmp_path / 'noaudio.mp4', audio=None)
     with pytest.raises(VideoReadError, match='noaudio.mp4: has no audio'):
         probe_video(silent_film)
     assert not probe_video(silent_film, require_audio=False).has_audio
     with pytest.raises(VideoReadError, match='has no audio stream'):
         read_audio_track(silent_film)
-    sound_only = helpers.write_test_video(tmp_path / 'sound.m4a', video=False)
+    sound_only = write_test_video(tmp_path / 'sound.m4a', video=False)
     with pytest.raises(VideoReadError, match='sound.m4a: has no video'):
         probe_video(sound_only)
     with pytest.raises(VideoReadError, match='has no video stream'):
@@ -105,10 +110,10 @@ def test_unreadable_files(tmp_path):
     assert issubclass(VideoReadError, ValueError)
 
 
-def test_truncated_files(tmp_path, helpers):
+def test_truncated_files(tmp_path):
     # mp4 as PyAV writes it keeps its index (moov) at the end: cut, it
     # cannot be opened at all.
-    whole = helpers.write_test_video(tmp_path / 'whole.mp4', seconds=3.0)
+    whole = write_test_video(tmp_path / 'whole.mp4', seconds=3.0)
     data = open(whole, 'rb').read()
     cut = tmp_path / 'cut.mp4'
     cut.write_bytes(data[:len(data) // 2])
@@ -116,7 +121,7 @@ def test_truncated_files(tmp_path, helpers):
         probe_video(cut)
     # With the index first (faststart) the file opens and decoding stops
     # early, far before the declared 3 s.
-    fast = helpers.write_test_video(
+    fast = write_test_video(
         tmp_path / 'fast.mp4', seconds=3.0, options={'movflags': 'faststart'})
     data = open(fast, 'rb').read()
     cut = tmp_path / 'cutfast.mp4'

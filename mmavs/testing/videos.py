@@ -1,0 +1,118 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Short test videos written with PyAV: a moving square and a tone.
+
+Used by mmavs's own tests and handy for testing code that reads videos
+without shipping media files. PyAV is imported only when a video is
+written.
+"""
+from fractions import Fraction
+
+import numpy as np
+
+
+def synth_frames(num_frames: int, size=(48, 64)) -> np.ndarray:
+    """uint8 [N, H, W, 3] BGR: a white square moving over a colour ramp."""
+    height, width = size
+    frames = np.zeros((num_frames, height, width, 3), np.uint8)
+    for index in range(num_frames):
+        frames[index, :, :, 1] = (index * 7) % 256
+        frames[index, :, :, 2] = np.linspace(0, 255, width)[None]
+        left = (index * 3) % max(width - 8, 1)
+        frames[index, height // 4:height // 4 + 8, left:left + 8] = 255
+    return frames
+
+
+def tone(seconds: float,
+         sample_rate: int = 16000,
+         start: float = 0.0,
+         channels: int = 1) -> np.ndarray:
+    """float32 [C, S]: a 440 Hz tone that starts at ``start`` seconds."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    wave = 0.3 * np.sin(2 * np.pi * 440 * t) * (t >= start)
+    return np.repeat(wave[None].astype(np.float32), channels, axis=0)
+
+
+def write_test_video(path,
+                     seconds: float = 3.2,
+                     fps: float = 10,
+                     size=(48, 64),
+                     audio='tone',
+                     video: bool = True,
+                     jitter: bool = False,
+                     vcodec: str = 'libx264',
+                     pix_fmt: str = 'yuv420p',
+                     acodec: str = 'aac',
+                     sample_rate: int = 16000,
+                     channels: int = 1,
+                     tone_start: float = 0.0,
+                     options=None) -> str:
+    """Write a short video with PyAV.
+
+    Args:
+        path (str | PathLike): Output file; the extension picks the
+            container.
+        seconds (float): Length of picture and sound.
+        fps (float): Frame rate.
+        size (tuple): (H, W). Odd sizes need a codec like ffv1.
+        audio (str | None): ``'tone'``, ``'silence'`` or None (no audio
+            stream).
+        video (bool): Write a video stream.
+        jitter (bool): Variable frame rate: frame intervals drawn from
+            [0.5, 1.5] / fps (1 ms clock).
+        vcodec (str): Video codec.
+        pix_fmt (str): Pixel format of the video stream.
+        acodec (str): Audio codec.
+        sample_rate (int): Audio sample rate.
+        channels (int): 1 (mono) or 2 (stereo).
+        tone_start (float): The tone starts here (silence before).
+        options (dict, optional): Container options (e.g. faststart).
+
+    Returns:
+        str: ``path``.
+    """
+    import av
+    path = str(path)
+    num_frames = int(round(seconds * fps))
+    container = av.open(path, 'w', options=options or {})
+    if video:
+        stream = container.add_stream(vcodec, rate=Fraction(fps))
+        stream.height, stream.width = size
+        stream.pix_fmt = pix_fmt
+        time_base = Fraction(1, 1000) if jitter else 1 / Fraction(fps)
+        stream.codec_context.time_base = time_base
+    if audio is not None:
+        audio_stream = container.add_stream(acodec, rate=sample_rate)
+        audio_stream.layout = 'mono' if channels == 1 else 'stereo'
+    if video:
+        rng = np.random.default_rng(0)
+        time = 0.0
+        for index, image in enumerate(synth_frames(num_frames, size)):
+            frame = av.VideoFrame.from_ndarray(image, format='bgr24')
+            frame.time_base = time_base
+            if jitter:
+                frame.pts = int(round(time * 1000))
+                time += rng.uniform(0.5, 1.5) / fps
+            else:
+                frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    if audio is not None:
+        samples = tone(seconds, sample_rate, tone_start, channels)
+        if audio == 'silence':
+            samples[:] = 0
+        for begin in range(0, samples.shape[1], 4096):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, begin:begin + 4096]),
+                format='fltp',
+                layout='mono' if channels == 1 else 'stereo')
+            frame.sample_rate = sample_rate
+            frame.pts = begin
+            frame.time_base = Fraction(1, sample_rate)
+            for packet in audio_stream.encode(frame):
+                container.mux(packet)
+        for packet in audio_stream.encode():
+            container.mux(packet)
+    container.close()
+    return path

@@ -1,12 +1,14 @@
 _base_ = './avsegformer-release_r50_1xb2-30e_avsbench-s4-512x512.py'
 # The release's PVTv2-b5 model: the ResNet-50 release config with the
-# backbone of the PVTv2-b5 paper configs (mmdet's PyramidVisionTransformerV2,
-# the release's PVT naming converted by
-# tools/model_converters/avsegformer2mmavs.py).
+# backbone of the PVTv2-b5 paper configs, as OriginalPVTv2 (mmdet's
+# PyramidVisionTransformerV2 with the original PVT code's LayerNorm eps:
+# 1e-5 in the patch embeddings and spatial reductions, 1e-6 elsewhere). The
+# release's PVT naming is converted by
+# tools/model_converters/avsegformer2mmavs.py.
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='mmdet.PyramidVisionTransformerV2',
+        type='OriginalPVTv2',
         embed_dims=64,
         num_layers=[3, 6, 40, 3],
         num_heads=[1, 2, 5, 8],

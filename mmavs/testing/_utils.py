@@ -37,6 +37,8 @@ _TINY_BACKBONES = {
     'ResNetV1c': dict(depth=18),
     'mmdet.PyramidVisionTransformerV2': dict(
         embed_dims=8, num_layers=[1, 1, 1, 1], drop_path_rate=0.0),
+    'OriginalPVTv2': dict(
+        embed_dims=8, num_layers=[1, 1, 1, 1], drop_path_rate=0.0),
     'SwinTransformer': dict(
         embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2],
         window_size=2, drop_path_rate=0.0),

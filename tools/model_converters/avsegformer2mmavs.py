@@ -363,7 +363,8 @@ def _check_keys(state_dict: Dict[str, torch.Tensor],
 def _convert_pvt(
     backbone: 'OrderedDict[str, torch.Tensor]'
 ) -> 'OrderedDict[str, torch.Tensor]':
-    """Original PVT naming -> mmdet's PyramidVisionTransformerV2."""
+    """Original PVT naming -> mmdet's PyramidVisionTransformerV2 (whose
+    names ``OriginalPVTv2`` of the release configs keeps)."""
     # mmdet.models imports mmcv.ops; mmavs provides what mmcv-lite lacks.
     import mmavs  # noqa: F401
     from mmdet.models.backbones.pvt import pvt_convert

@@ -1,4 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
+from .pvt import OriginalPVTv2
 from .vggish import VGGish
 
-__all__ = ['VGGish']
+__all__ = ['OriginalPVTv2', 'VGGish']

@@ -1,5 +1,6 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Timing helpers shared by the benchmark tools."""
+import gc
 import resource
 import statistics
 import time
@@ -93,6 +94,19 @@ class StageTimer:
         """Detach the hooks."""
         for handle in self._handles:
             handle.remove()
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new CUDA peak-allocation count (runs in one process would
+    otherwise all report the largest one). The CPU peak RSS cannot be reset.
+
+    Args:
+        device (torch.device): The device of the next run.
+    """
+    if device.type == 'cuda':
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def peak_memory_mb(device: torch.device) -> Dict[str, float]:

@@ -13,7 +13,9 @@ Two narrow fixes, both applied once by :func:`apply_compat_patches` when
    every attribute lookup with a function that raises
    :class:`MissingCompiledOpError` naming the kernel, so code that needs a
    kernel (NMS, RoIAlign, deformable convolution, ...) fails loudly and
-   says how to fix it, while pure-PyTorch code paths work. The stand-in has a
+   says how to fix it, while pure-PyTorch code paths work. Kernels built
+   without full mmcv (``mmavs.models.layers.ms_deform_attn_kernel``) are
+   handed to it with :func:`provide_mmcv_kernels`. The stand-in has a
    real :class:`~importlib.machinery.ModuleSpec` because mmengine inspects
    ``__spec__`` of imported modules.
 
@@ -31,7 +33,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
-from typing import Callable
+from typing import Callable, Dict
 
 MMCV_EXT_NAME = 'mmcv._ext'
 INSTALL_FULL_MMCV_HINT = (
@@ -69,6 +71,11 @@ class _StandInExtension(types.ModuleType):
 
     is_mmavs_stand_in = True
 
+    def __init__(self, name: str, doc: str):
+        super().__init__(name, doc)
+        # Names of real kernels set by ``provide_mmcv_kernels``.
+        self.provided_kernels = set()
+
     def __getattr__(self, name: str):
         if name.startswith('__') and name.endswith('__'):
             raise AttributeError(name)
@@ -93,6 +100,50 @@ def has_compiled_mmcv_ops() -> bool:
         return False
 
 
+def has_mmcv_kernel(name: str) -> bool:
+    """Whether the kernel ``name`` of ``mmcv._ext`` can really run.
+
+    Args:
+        name (str): Kernel name, e.g. ``'ms_deform_attn_forward'``.
+
+    Returns:
+        bool: ``True`` with full mmcv (when it has the kernel), or when a
+        kernel was handed to the stand-in with :func:`provide_mmcv_kernels`.
+    """
+    module = sys.modules.get(MMCV_EXT_NAME)
+    if module is None or not getattr(module, 'is_mmavs_stand_in', False):
+        if not has_compiled_mmcv_ops():
+            return False
+        import importlib
+        return hasattr(importlib.import_module(MMCV_EXT_NAME), name)
+    return name in module.provided_kernels
+
+
+def provide_mmcv_kernels(kernels: Dict[str, Callable]) -> None:
+    """Give the stand-in ``mmcv._ext`` real kernels built elsewhere.
+
+    mmcv's Python ops keep a reference to the ``mmcv._ext`` module object and
+    look kernels up on it at call time, so kernels set here are used by them
+    (e.g. ``MultiScaleDeformableAttnFunction``) from then on.
+
+    Args:
+        kernels (dict[str, Callable]): Kernel name to function.
+
+    Raises:
+        RuntimeError: When the real compiled extension is loaded; its
+            kernels are not replaced.
+    """
+    install_mmcv_ext_stand_in()
+    module = sys.modules[MMCV_EXT_NAME]
+    if not getattr(module, 'is_mmavs_stand_in', False):
+        raise RuntimeError(
+            'The compiled mmcv extension is installed; mmavs does not '
+            'replace its kernels.')
+    for name, kernel in kernels.items():
+        setattr(module, name, kernel)
+        module.provided_kernels.add(name)
+
+
 def install_mmcv_ext_stand_in() -> bool:
     """Register the stand-in ``mmcv._ext`` if the compiled one is missing.
 
@@ -107,8 +158,8 @@ def install_mmcv_ext_stand_in() -> bool:
         module = _StandInExtension(
             MMCV_EXT_NAME,
             'Stand-in for the compiled mmcv extension, installed by mmavs '
-            'because this mmcv (mmcv-lite) has none; every kernel raises '
-            'MissingCompiledOpError.')
+            'because this mmcv (mmcv-lite) has none; every kernel not given '
+            'to it with provide_mmcv_kernels raises MissingCompiledOpError.')
         module.__spec__ = importlib.machinery.ModuleSpec(
             MMCV_EXT_NAME, loader=None, origin='mmavs-stand-in')
         module.__file__ = None

@@ -95,7 +95,8 @@ def main():
     from mmavs.models.layers import MSDeformAttention
     from mmavs.testing import demo_av_batch
     from mmavs.utils.benchmark import (StageTimer, autocast, peak_memory_mb,
-                                       summarize, time_calls)
+                                       reset_peak_memory, summarize,
+                                       time_calls)
 
     device = torch.device(args.device)
     cfg, model = build_model(args.config, device)
@@ -122,6 +123,7 @@ def main():
             inputs, _ = demo_av_batch(batch_size, num_frames,
                                       tuple(args.size), audio=args.audio)
             inputs = {k: v.to(device) for k, v in inputs.items()}
+            reset_peak_memory(device)
 
             def forward():
                 with torch.no_grad(), autocast(device, dtype):

@@ -16,13 +16,19 @@ Three measurements per dtype:
 - ``end_to_end``: ``train_step`` on batches from the dataloader (the
   pipeline included: a slow loader shows up as the gap to ``model``).
 
+Mixed precision on CUDA trains through mmengine's ``AmpOptimWrapper``, as
+``tools/train.py --amp`` does; on CPU (no AMP wrapper there) the step runs
+under ``torch.autocast``.
+
 ``--synthetic`` writes a synthetic set of the config's sub-task (at the
 config's training size) into a temporary folder first.
 """
 import argparse
+import copy
 import json
 import tempfile
 import time
+from contextlib import nullcontext
 
 import torch
 
@@ -72,7 +78,8 @@ def main():
 
     from mmavs.datasets import make_synthetic_avsbench
     from mmavs.utils import register_all_modules
-    from mmavs.utils.benchmark import autocast, peak_memory_mb, synchronize
+    from mmavs.utils.benchmark import (autocast, peak_memory_mb,
+                                       reset_peak_memory, synchronize)
 
     register_all_modules()
     device = torch.device(args.device)
@@ -116,13 +123,22 @@ def main():
           f'{batch_size / loader_s:.2f} clips/s')
 
     for dtype in args.dtype:
+        reset_peak_memory(device)
         model = MODELS.build(cfg.model).to(device)
         model.train()
-        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+        amp_wrapper = dtype != 'fp32' and device.type == 'cuda'
+        if amp_wrapper:
+            # What `tools/train.py --amp` trains with: mmengine's wrapper
+            # (autocast inside train_step, loss scaling for fp16).
+            wrapper_cfg.type = 'AmpOptimWrapper'
+            wrapper_cfg.dtype = dict(fp16='float16', bf16='bfloat16')[dtype]
+        optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
         fixed_batch = next(stream)
 
         def step(batch):
-            with autocast(device, dtype):
+            # mmengine has no AMP wrapper for CPU: plain autocast there.
+            with nullcontext() if amp_wrapper else autocast(device, dtype):
                 model.train_step(batch, optim_wrapper)
 
         result = dict(dtype=dtype)
@@ -147,6 +163,7 @@ def main():
               'what the model consumes; memory ' + ', '.join(
                   f'{k} {v:.0f}' for k, v in result['memory'].items()))
         report['runs'].append(result)
+        del model, optim_wrapper
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)

@@ -9,7 +9,8 @@ from mmcv.ops.multi_scale_deform_attn import (
     multi_scale_deformable_attn_pytorch)
 from torch import Tensor
 
-from mmavs.utils import has_compiled_mmcv_ops
+from .ms_deform_attn_kernel import (build_requested_by_environment,
+                                    ensure_ms_deform_attn_kernel)
 
 
 class MSDeformAttention(MultiScaleDeformableAttention):
@@ -20,10 +21,13 @@ class MSDeformAttention(MultiScaleDeformableAttention):
     ``attention_weights``, ``value_proj``, ``output_proj``). What differs is
     the kernel choice and the interface:
 
-    - the compiled CUDA kernel of full mmcv runs when ``value`` is on a CUDA
-      device and the extension exists; otherwise (CPU, or mmcv-lite) the
-      pure-PyTorch ``grid_sample`` path runs. mmcv's own module would call the
-      missing kernel on a GPU machine that has mmcv-lite.
+    - mmcv's compiled CUDA kernel runs when ``value`` is on a CUDA device
+      and the kernel exists: full mmcv's, or the one mmavs builds from mmcv's
+      sources (:mod:`.ms_deform_attn_kernel`; built on first use when
+      ``use_compiled=True`` or ``MMAVS_BUILD_KERNELS=1``). Otherwise (CPU, or
+      mmcv-lite without a built kernel) the pure-PyTorch ``grid_sample`` path
+      runs. mmcv's own module would call the missing kernel on a GPU machine
+      that has mmcv-lite.
     - ``spatial_shapes`` is a list of ``(h, w)`` Python ints, so the pure
       path needs no device-to-host copies; the kernel gets a tensor.
     - the residual connection and dropout are left to the caller, so encoder
@@ -35,8 +39,9 @@ class MSDeformAttention(MultiScaleDeformableAttention):
         num_levels (int): Feature levels sampled. Defaults to 3.
         num_points (int): Sampling points per head and level. Defaults to 4.
         im2col_step (int): Step of the CUDA kernel. Defaults to 64.
-        use_compiled (bool, optional): Force (True) or forbid (False) the
-            compiled kernel; None picks it whenever it can run.
+        use_compiled (bool, optional): Force (True: build it if needed,
+            fail on CPU) or forbid (False) the compiled kernel; None picks it
+            whenever it is there.
     """
 
     def __init__(self,
@@ -59,14 +64,16 @@ class MSDeformAttention(MultiScaleDeformableAttention):
     def _kernel_usable(self, value: Tensor) -> bool:
         if self.use_compiled is False:
             return False
-        usable = value.is_cuda and has_compiled_mmcv_ops()
-        if self.use_compiled and not usable:
-            raise RuntimeError(
-                'MSDeformAttention(use_compiled=True) needs CUDA tensors and '
-                'full mmcv with compiled ops; got '
-                f'device={value.device}, compiled ops='
-                f'{has_compiled_mmcv_ops()}.')
-        return usable
+        if not value.is_cuda:
+            if self.use_compiled:
+                raise RuntimeError(
+                    'MSDeformAttention(use_compiled=True) needs CUDA tensors '
+                    f'(full mmcv, or the kernel mmavs builds); got '
+                    f'device={value.device}.')
+            return False
+        # Built on first use only when asked: compiling takes a minute.
+        return ensure_ms_deform_attn_kernel(
+            build=bool(self.use_compiled) or build_requested_by_environment())
 
     def forward(self,
                 query: Tensor,

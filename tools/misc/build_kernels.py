@@ -1,0 +1,62 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Build mmcv's deformable-attention CUDA kernel for mmavs ahead of use.
+
+Only needed with mmcv-lite (or an mmcv without compiled ops) on a CUDA
+machine; full mmcv has the kernel already. Needs a CUDA build of torch and
+the CUDA toolkit (nvcc); no GPU is needed to build.
+
+Usage::
+
+    python tools/misc/build_kernels.py [--arch 8.0 9.0] [--build-dir DIR]
+
+Later processes find the kernel in the same folder (``MMAVS_KERNEL_DIR``
+overrides it) and use it on CUDA without compiling again.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description='Build the deformable-attention CUDA kernel')
+    parser.add_argument(
+        '--arch', nargs='+', default=None,
+        help='CUDA architectures, e.g. 8.0 9.0 (default: '
+        '$TORCH_CUDA_ARCH_LIST, else the visible GPUs)')
+    parser.add_argument(
+        '--build-dir', type=Path, default=None,
+        help='build folder (default: the one mmavs looks in)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print the compiler commands')
+    args = parser.parse_args()
+
+    import mmavs  # noqa: F401  (installs the stand-in mmcv._ext)
+    from mmavs.models.layers.ms_deform_attn_kernel import (
+        KERNEL_NAMES, KernelBuildError, build_ms_deform_attn_kernel,
+        default_kernel_dir)
+    from mmavs.utils import has_compiled_mmcv_ops
+    if has_compiled_mmcv_ops():
+        print('This mmcv has compiled ops: nothing to build.')
+        return 0
+    build_dir = args.build_dir or default_kernel_dir()
+    start = time.perf_counter()
+    try:
+        module = build_ms_deform_attn_kernel(
+            build_dir, arch_list=args.arch, verbose=args.verbose)
+    except KernelBuildError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    missing = [name for name in KERNEL_NAMES if not hasattr(module, name)]
+    if missing:
+        print(f'error: the built module lacks {missing}', file=sys.stderr)
+        return 1
+    print(f'built {module.__file__} in {time.perf_counter() - start:.1f} s')
+    if args.build_dir is not None and build_dir != default_kernel_dir():
+        print(f'set MMAVS_KERNEL_DIR={build_dir} for mmavs to find it')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

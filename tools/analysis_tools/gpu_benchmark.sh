@@ -12,13 +12,15 @@ STEP_TIMEOUT=${STEP_TIMEOUT:-240}
 mkdir -p "$OUT"
 LOG="$OUT/log.txt"
 : > "$LOG"
+FAILED=""
 step() {  # step NAME CMD...: run with a time cap, log everything
   local name=$1; shift
   echo "== $name: $*" | tee -a "$LOG"
   local start=$SECONDS
-  timeout "$STEP_TIMEOUT" "$@" >> "$LOG" 2>&1
+  timeout -k 20 "$STEP_TIMEOUT" "$@" >> "$LOG" 2>&1
   local rc=$?
   echo "== $name: exit $rc after $((SECONDS - start)) s" | tee -a "$LOG"
+  [ $rc -eq 0 ] || FAILED="$FAILED $name"
   return $rc
 }
 {
@@ -31,7 +33,8 @@ grep -E "^(built|error|This mmcv)" "$LOG" | tee -a "$OUT/env.txt"
 # The compiled kernel against the pure path, forward and backward.
 step kernel_check $PYTHON -m pytest -q -p no:cacheprovider -rs \
     tests/test_models/test_layers/test_ms_deform_attn.py
-tail -n 3 "$LOG" | tee -a "$OUT/env.txt"
+grep -E "(passed|failed|skipped|error)( |,|$)|^SKIPPED" "$LOG" | tail -n 3 \
+    | tee -a "$OUT/env.txt"
 PVT=configs/avsegformer/avsegformer_pvtv2-b5_1xb4-30e_avsbench-s4-224x224.py
 R50=configs/avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py
 # The target first: PVTv2-b5 training, fp32 against bf16 AMP, batch 4.
@@ -46,3 +49,4 @@ for pair in "pvt $PVT" "r50 $R50"; do
       --repeats 20 --out "$OUT/infer_$1.json"
 done
 grep -E "^== " "$LOG"
+[ -z "$FAILED" ] || { echo "failed steps:$FAILED"; exit 1; }

@@ -128,6 +128,11 @@ def main():
         model.train()
         wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
         amp_wrapper = dtype != 'fp32' and device.type == 'cuda'
+        if dtype == 'fp32' and wrapper_cfg.get('type') == 'AmpOptimWrapper':
+            # The fp32 figure is fp32 even for configs that train with AMP.
+            wrapper_cfg.type = 'OptimWrapper'
+            for key in ('dtype', 'loss_scale'):
+                wrapper_cfg.pop(key, None)
         if amp_wrapper:
             # What `tools/train.py --amp` trains with: mmengine's wrapper
             # (autocast inside train_step, loss scaling for fp16).
@@ -136,7 +141,7 @@ def main():
         optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
         fixed_batch = next(stream)
 
-        def step(batch):
+        def step(batch, model=model, optim_wrapper=optim_wrapper):
             # mmengine has no AMP wrapper for CPU: plain autocast there.
             with nullcontext() if amp_wrapper else autocast(device, dtype):
                 model.train_step(batch, optim_wrapper)
@@ -163,7 +168,8 @@ def main():
               'what the model consumes; memory ' + ', '.join(
                   f'{k} {v:.0f}' for k, v in result['memory'].items()))
         report['runs'].append(result)
-        del model, optim_wrapper
+        # Freed before the next run, whose peak memory is counted anew.
+        del model, optim_wrapper, step
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)

@@ -9,8 +9,10 @@ Usage::
 
     python tools/misc/build_kernels.py [--arch 8.0 9.0] [--build-dir DIR]
 
-Later processes find the kernel in the same folder (``MMAVS_KERNEL_DIR``
-overrides it) and use it on CUDA without compiling again.
+Later processes find the build made for their GPU (``MMAVS_KERNEL_DIR``
+overrides where builds are kept) and use it on CUDA without compiling
+again. Without ``--arch`` (or ``TORCH_CUDA_ARCH_LIST``) it builds for the
+visible GPUs.
 """
 import argparse
 import sys
@@ -27,7 +29,8 @@ def main() -> int:
         '$TORCH_CUDA_ARCH_LIST, else the visible GPUs)')
     parser.add_argument(
         '--build-dir', type=Path, default=None,
-        help='build folder (default: the one mmavs looks in)')
+        help='build folder (default: the one mmavs looks in, '
+        '<MMAVS_KERNEL_DIR or ~/.cache/mmavs/kernels/...>/arch-<archs>)')
     parser.add_argument('--verbose', action='store_true',
                         help='print the compiler commands')
     args = parser.parse_args()
@@ -35,14 +38,14 @@ def main() -> int:
     import mmavs  # noqa: F401  (installs the stand-in mmcv._ext)
     from mmavs.models.layers.ms_deform_attn_kernel import (
         KERNEL_NAMES, KernelBuildError, build_ms_deform_attn_kernel,
-        default_kernel_dir)
+        kernel_dir, kernel_root)
     from mmavs.utils import has_compiled_mmcv_ops
     if has_compiled_mmcv_ops():
         print('This mmcv has compiled ops: nothing to build.')
         return 0
-    build_dir = args.build_dir or default_kernel_dir()
     start = time.perf_counter()
     try:
+        build_dir = args.build_dir or kernel_dir(args.arch)
         module = build_ms_deform_attn_kernel(
             build_dir, arch_list=args.arch, verbose=args.verbose)
     except KernelBuildError as error:
@@ -53,8 +56,9 @@ def main() -> int:
         print(f'error: the built module lacks {missing}', file=sys.stderr)
         return 1
     print(f'built {module.__file__} in {time.perf_counter() - start:.1f} s')
-    if args.build_dir is not None and build_dir != default_kernel_dir():
-        print(f'set MMAVS_KERNEL_DIR={build_dir} for mmavs to find it')
+    if build_dir.parent != kernel_root():
+        print(f'note: mmavs looks for builds in {kernel_root()}/arch-*, '
+              f'not in {build_dir}')
     return 0
 
 

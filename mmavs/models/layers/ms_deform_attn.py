@@ -10,7 +10,8 @@ from mmcv.ops.multi_scale_deform_attn import (
 from torch import Tensor
 
 from .ms_deform_attn_kernel import (build_requested_by_environment,
-                                    ensure_ms_deform_attn_kernel)
+                                    ensure_ms_deform_attn_kernel,
+                                    try_ms_deform_attn_kernel)
 
 
 class MSDeformAttention(MultiScaleDeformableAttention):
@@ -71,9 +72,12 @@ class MSDeformAttention(MultiScaleDeformableAttention):
                     f'(full mmcv, or the kernel mmavs builds); got '
                     f'device={value.device}.')
             return False
-        # Built on first use only when asked: compiling takes a minute.
-        return ensure_ms_deform_attn_kernel(
-            build=bool(self.use_compiled) or build_requested_by_environment())
+        if self.use_compiled:
+            return ensure_ms_deform_attn_kernel(build=True)
+        # Built on first use only when asked (compiling takes a minute);
+        # a failed build then falls back to the pure path with a warning.
+        return try_ms_deform_attn_kernel(
+            build=build_requested_by_environment())
 
     def forward(self,
                 query: Tensor,

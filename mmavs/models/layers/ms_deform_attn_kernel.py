@@ -9,8 +9,10 @@ compiles just ``ms_deform_attn_forward``/``ms_deform_attn_backward`` with
 to the stand-in ``mmcv._ext`` (:func:`mmavs.utils.provide_mmcv_kernels`).
 mmcv's own ``MultiScaleDeformableAttnFunction`` then runs them unchanged.
 
-The build lands in :func:`default_kernel_dir`, keyed by the torch, CUDA,
-Python and mmcv versions, so later processes load it in milliseconds.
+Builds land in :func:`kernel_root` (keyed by the torch, CUDA, Python and
+mmcv versions and the binding source), one folder per set of GPU
+architectures (``arch-8.0-9.0``), so later processes load the build made
+for their GPU in milliseconds and never one made for another GPU.
 :class:`~mmavs.models.layers.MSDeformAttention` loads a kernel built before
 on its own; it builds one when it is forced to use the kernel
 (``use_compiled=True``) or when the environment sets
@@ -19,13 +21,15 @@ on its own; it builds one when it is forced to use the kernel
 import hashlib
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import threading
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from types import ModuleType
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from mmavs.utils import has_mmcv_kernel, provide_mmcv_kernels
 
@@ -39,6 +43,8 @@ MMCV_SOURCES = ('pytorch/cuda/ms_deform_attn_cuda.cu',
                 'common/cuda/ms_deform_attn_cuda_kernel.cuh',
                 'common/cuda/common_cuda_helper.hpp',
                 'common/pytorch_cuda_helper.hpp')
+# CUDA library headers that torch's ATen/cuda/CUDAContextLight.h includes.
+LIBRARY_HEADERS = ('cusparse.h', 'cublas_v2.h', 'cublasLt.h', 'cusolverDn.h')
 
 # Python entry points with the names and keyword arguments that mmcv's
 # MultiScaleDeformableAttnFunction passes to ``mmcv._ext``.
@@ -100,9 +106,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 '''
 
 _LOCK = threading.Lock()
-# Whether this process already looked for a built kernel and found none, so
+# The kernel root this process searched without finding a usable build, so
 # that forward passes do not touch the file system again.
-_SEARCHED_WITHOUT_RESULT = False
+_SEARCHED_WITHOUT_RESULT: Optional[Path] = None
+# Set when a build that the environment asked for failed (warned once).
+_BUILD_FAILED = False
 
 
 class KernelBuildError(RuntimeError):
@@ -130,8 +138,8 @@ def mmcv_csrc_dir() -> Path:
     return root
 
 
-def default_kernel_dir() -> Path:
-    """Where the kernel is built and looked for.
+def kernel_root() -> Path:
+    """The folder holding the builds, one sub-folder per architecture set.
 
     ``$MMAVS_KERNEL_DIR`` when set, else a folder under ``~/.cache/mmavs``
     named by the versions a compiled extension depends on and by the
@@ -152,18 +160,117 @@ def default_kernel_dir() -> Path:
     return Path.home() / '.cache' / 'mmavs' / 'kernels' / key
 
 
+def resolve_arch_list(arch_list: Optional[Sequence[str]] = None) -> List[str]:
+    """The CUDA architectures a build is for.
+
+    Args:
+        arch_list (Sequence[str], optional): E.g. ``['8.0', '9.0+PTX']``.
+            Defaults to ``$TORCH_CUDA_ARCH_LIST``, else the visible GPUs.
+
+    Returns:
+        list[str]: Sorted, without duplicates.
+
+    Raises:
+        KernelBuildError: When none is given and no GPU is visible.
+    """
+    if not arch_list:
+        from_environment = os.environ.get('TORCH_CUDA_ARCH_LIST', '')
+        arch_list = re.split(r'[;\s]+', from_environment.strip())
+        arch_list = [arch for arch in arch_list if arch]
+    if not arch_list:
+        import torch
+        if not torch.cuda.is_available():
+            raise KernelBuildError(
+                'No GPU is visible to pick the CUDA architecture from; name '
+                'it (tools/misc/build_kernels.py --arch 9.0, or '
+                'TORCH_CUDA_ARCH_LIST).')
+        arch_list = [
+            '{}.{}'.format(*torch.cuda.get_device_capability(index))
+            for index in range(torch.cuda.device_count())
+        ]
+    for arch in arch_list:
+        if not re.fullmatch(r'\d+\.\d+[a-z]?(\+PTX)?', arch):
+            raise KernelBuildError(
+                f'Unknown CUDA architecture {arch!r}; use the form 9.0, '
+                '8.6 or 9.0+PTX.')
+    return sorted(set(arch_list))
+
+
+def kernel_dir(arch_list: Optional[Sequence[str]] = None) -> Path:
+    """The build folder for a set of architectures.
+
+    Args:
+        arch_list (Sequence[str], optional): See :func:`resolve_arch_list`.
+
+    Returns:
+        Path: ``kernel_root() / 'arch-<archs joined by ->'``.
+    """
+    return kernel_root() / ('arch-' + '-'.join(resolve_arch_list(arch_list)))
+
+
+def _runs_on(folder: Path, capability: Tuple[int, int]) -> bool:
+    """Whether a build folder's code runs on a GPU of ``capability``: its
+    machine code is for that architecture, or it carries PTX of an older
+    or equal one (the driver compiles PTX for newer GPUs)."""
+    if not folder.name.startswith('arch-'):
+        return False
+    for arch in folder.name[len('arch-'):].split('-'):
+        match = re.fullmatch(r'(\d+)\.(\d+)[a-z]?(\+PTX)?', arch)
+        if match is None:
+            continue
+        built_for = (int(match.group(1)), int(match.group(2)))
+        if built_for == capability or (match.group(3)
+                                       and built_for <= capability):
+            return True
+    return False
+
+
+def find_kernel_build(capability: Tuple[int, int],
+                      root: Optional[Path] = None) -> Optional[Path]:
+    """The build folder under ``root`` whose kernel runs on a GPU.
+
+    Args:
+        capability (tuple[int, int]): The GPU's compute capability.
+        root (Path, optional): Defaults to :func:`kernel_root`.
+
+    Returns:
+        Path | None: A folder holding a built library, or None.
+    """
+    root = Path(root or kernel_root())
+    if not root.is_dir():
+        return None
+    for folder in sorted(root.iterdir()):
+        if (folder / f'{EXTENSION_NAME}.so').is_file() and _runs_on(
+                folder, capability):
+            return folder
+    return None
+
+
 def _is_toolkit(folder: Optional[str]) -> bool:
     return bool(folder) and (Path(folder) / 'bin' / 'nvcc').exists() and (
         Path(folder) / 'include' / 'cuda_runtime.h').is_file()
 
 
+def _nvcc_version(cuda_home: Path) -> Optional[str]:
+    try:
+        output = subprocess.run([str(cuda_home / 'bin' / 'nvcc'), '--version'],
+                                capture_output=True, text=True,
+                                timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r'release (\d+\.\d+)', output)
+    return match.group(1) if match else None
+
+
 def _checked_cuda_home() -> Path:
     """The CUDA toolkit that torch's extension builder will use.
 
-    torch takes the folder above the first ``nvcc`` on ``PATH`` when
-    ``CUDA_HOME`` is unset; where that ``nvcc`` is a wrapper script (say in
-    ``/usr/local/bin``) the folder is no toolkit, and ``/usr/local/cuda`` is
-    used instead when it is one.
+    torch takes the folder above the first ``nvcc`` on ``PATH`` when neither
+    ``CUDA_HOME`` nor ``CUDA_PATH`` is set; where that ``nvcc`` is a wrapper
+    script (say in ``/usr/local/bin``) the folder is no toolkit, and
+    ``/usr/local/cuda`` is used instead (for the rest of the process) when
+    it is one. The toolkit's CUDA major version must be torch's: a kernel
+    linked against another CUDA runtime does not load.
     """
     import torch
     from torch.utils import cpp_extension
@@ -172,38 +279,86 @@ def _checked_cuda_home() -> Path:
             f'torch {torch.__version__} is built without CUDA; the '
             'deformable-attention kernel needs a CUDA build of torch.')
     home = cpp_extension.CUDA_HOME
-    if _is_toolkit(home):
-        return Path(home)
-    if not os.environ.get('CUDA_HOME') and _is_toolkit(DEFAULT_CUDA_HOME):
+    chosen_by_user = os.environ.get('CUDA_HOME') or os.environ.get(
+        'CUDA_PATH')
+    if not _is_toolkit(home) and not chosen_by_user and _is_toolkit(
+            DEFAULT_CUDA_HOME):
         # torch's builder reads this module attribute when it builds.
-        cpp_extension.CUDA_HOME = DEFAULT_CUDA_HOME
-        return Path(DEFAULT_CUDA_HOME)
+        cpp_extension.CUDA_HOME = home = DEFAULT_CUDA_HOME
     if not home or not (Path(home) / 'bin' / 'nvcc').exists():
         raise KernelBuildError(
             'No CUDA compiler found (CUDA_HOME='
             f'{home!r}); install the CUDA toolkit {torch.version.cuda} and '
             'set CUDA_HOME to its root (the folder holding bin/nvcc).')
-    raise KernelBuildError(
-        f'CUDA_HOME={home} has no include/cuda_runtime.h; set CUDA_HOME '
-        'to the CUDA toolkit root (e.g. /usr/local/cuda), not to the '
-        'folder of an nvcc wrapper.')
+    if not _is_toolkit(home):
+        raise KernelBuildError(
+            f'CUDA_HOME={home} has no include/cuda_runtime.h; set CUDA_HOME '
+            'to the CUDA toolkit root (e.g. /usr/local/cuda), not to the '
+            'folder of an nvcc wrapper.')
+    version = _nvcc_version(Path(home))
+    if version is not None and version.split('.')[0] != str(
+            torch.version.cuda).split('.')[0]:
+        raise KernelBuildError(
+            f'The CUDA toolkit at {home} is CUDA {version}, torch '
+            f'{torch.__version__} is built for CUDA {torch.version.cuda}; '
+            'install a toolkit of the same major version and point '
+            'CUDA_HOME at it.')
+    return Path(home)
 
 
-def _include_dirs(csrc: Path, cuda_home: Path) -> List[str]:
-    """mmcv's header folders, plus the CUDA library headers from pip.
+def _library_header_dir(cuda_home: Path, build_dir: Path) -> Optional[Path]:
+    """A folder with the CUDA library headers the toolkit lacks.
 
-    torch's CUDA headers include the cuSPARSE/cuBLAS headers. A toolkit
+    torch's CUDA headers include cuSPARSE/cuBLAS/cuSOLVER headers. A toolkit
     installed for compiling only may lack them, while torch's own pip
-    dependencies (``nvidia-*``) ship them; those are added then.
+    dependencies (``nvidia-*``) ship them. Only the headers missing from the
+    toolkit are linked into a private folder: the pip folders also hold
+    runtime headers that must not shadow the toolkit's own.
     """
-    dirs = [str(csrc / 'common'), str(csrc / 'common' / 'cuda')]
-    if (cuda_home / 'include' / 'cusparse.h').is_file():
-        return dirs
+    toolkit = cuda_home / 'include'
+    if all((toolkit / name).is_file() for name in LIBRARY_HEADERS):
+        return None
     spec = importlib.util.find_spec('nvidia')
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        for header in sorted(Path(location).glob('**/include/cusparse.h')):
-            dirs.append(str(header.parent))
-    return dirs
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    target = build_dir / 'include'
+    target.mkdir(exist_ok=True)
+    for location in locations:
+        for folder in sorted(Path(location).glob('**/include')):
+            for header in folder.iterdir():
+                link = target / header.name
+                if (toolkit / header.name).exists() or link.exists():
+                    continue
+                try:
+                    link.symlink_to(header)
+                except FileExistsError:  # another process made it
+                    pass
+    missing = [name for name in LIBRARY_HEADERS
+               if not (toolkit / name).is_file()
+               and not (target / name).exists()]
+    if missing:
+        raise KernelBuildError(
+            f'The CUDA toolkit at {cuda_home} lacks {", ".join(missing)} and '
+            'no pip package ships them; install the full CUDA toolkit.')
+    return target
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    # Atomic, so that a process compiling it never reads half a file; and
+    # only on change, since torch rebuilds on a newer source.
+    if path.is_file() and path.read_text() == text:
+        return
+    temporary = path.with_name(f'{path.name}.{os.getpid()}.tmp')
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _build_lock(build_dir: Path):
+    """torch's lock on a build folder (held while it compiles and links)."""
+    try:
+        from torch.utils._filelock import FileLock
+    except ImportError:  # older torch: no shared lock to take
+        return nullcontext()
+    return FileLock(str(build_dir / 'lock'))
 
 
 def build_ms_deform_attn_kernel(build_dir: Optional[Path] = None,
@@ -215,51 +370,53 @@ def build_ms_deform_attn_kernel(build_dir: Optional[Path] = None,
 
     Args:
         build_dir (Path, optional): Build folder. Defaults to
-            :func:`default_kernel_dir`.
+            :func:`kernel_dir` of the architectures.
         arch_list (Sequence[str], optional): CUDA architectures, e.g.
             ``['9.0']``. Defaults to ``$TORCH_CUDA_ARCH_LIST``, else the
-            visible GPUs (torch's rule).
+            visible GPUs.
         verbose (bool): Print the compiler commands. Defaults to False.
 
     Returns:
         ModuleType: The extension, with the functions in ``KERNEL_NAMES``.
 
     Raises:
-        KernelBuildError: Without a CUDA torch, a CUDA compiler or mmcv's
-            sources, or when compiling fails (the message names the folder
-            with the build log).
+        KernelBuildError: Without a CUDA torch, a matching CUDA toolkit,
+            mmcv's sources or a GPU architecture, or when compiling or
+            loading fails (the message names the folder with the build).
     """
     csrc = mmcv_csrc_dir()
     cuda_home = _checked_cuda_home()
-    build_dir = Path(build_dir or default_kernel_dir())
+    arch_list = resolve_arch_list(arch_list)
+    build_dir = Path(build_dir or kernel_dir(arch_list))
     build_dir.mkdir(parents=True, exist_ok=True)
     binding = build_dir / 'binding.cpp'
-    # Rewritten only when it changed: torch rebuilds on a newer source.
-    if not binding.is_file() or binding.read_text() != BINDING_SOURCE:
-        binding.write_text(BINDING_SOURCE)
+    _write_if_changed(binding, BINDING_SOURCE)
+    include_dirs = [str(csrc / 'common'), str(csrc / 'common' / 'cuda')]
+    library_headers = _library_header_dir(cuda_home, build_dir)
+    if library_headers is not None:
+        include_dirs.append(str(library_headers))
     from torch.utils import cpp_extension
     saved_arch_list = os.environ.get('TORCH_CUDA_ARCH_LIST')
-    if arch_list:
-        os.environ['TORCH_CUDA_ARCH_LIST'] = ';'.join(arch_list)
+    os.environ['TORCH_CUDA_ARCH_LIST'] = ';'.join(arch_list)
     try:
         return cpp_extension.load(
             name=EXTENSION_NAME,
             sources=[str(binding), str(csrc / MMCV_SOURCES[0])],
-            extra_include_paths=_include_dirs(csrc, cuda_home),
+            extra_include_paths=include_dirs,
             extra_cflags=['-O3'],
             extra_cuda_cflags=['-O3'],
             build_directory=str(build_dir),
             verbose=verbose)
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+    except (RuntimeError, OSError, ImportError,
+            subprocess.CalledProcessError) as error:
         raise KernelBuildError(
             f'Building the deformable-attention kernel in {build_dir} '
             f'failed: {error}') from error
     finally:
-        if arch_list:
-            if saved_arch_list is None:
-                del os.environ['TORCH_CUDA_ARCH_LIST']
-            else:
-                os.environ['TORCH_CUDA_ARCH_LIST'] = saved_arch_list
+        if saved_arch_list is None:
+            del os.environ['TORCH_CUDA_ARCH_LIST']
+        else:
+            os.environ['TORCH_CUDA_ARCH_LIST'] = saved_arch_list
 
 
 def load_built_ms_deform_attn_kernel(
@@ -267,25 +424,35 @@ def load_built_ms_deform_attn_kernel(
     """Import a kernel built before, without compiling anything.
 
     Args:
-        build_dir (Path, optional): Defaults to :func:`default_kernel_dir`.
+        build_dir (Path, optional): The build folder. Defaults to the one
+            under :func:`kernel_root` built for the current GPU.
 
     Returns:
-        ModuleType | None: The extension, or None when none was built there
-        or it does not import (a warning then says why).
+        ModuleType | None: The extension, or None when there is no such
+        build (or no GPU to pick one for) or it does not import (a warning
+        then says why).
     """
-    library = Path(build_dir or default_kernel_dir()) / f'{EXTENSION_NAME}.so'
+    import torch
+    if build_dir is None:
+        if not torch.cuda.is_available():
+            return None
+        build_dir = find_kernel_build(torch.cuda.get_device_capability())
+        if build_dir is None:
+            return None
+    library = Path(build_dir) / f'{EXTENSION_NAME}.so'
     if not library.is_file():
         return None
-    import torch  # noqa: F401  (the extension links against torch's libs)
     spec = importlib.util.spec_from_file_location(EXTENSION_NAME, library)
     try:
-        # An extension module is loaded (dlopen) when it is created.
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        # Not while another process links it; an extension module is
+        # loaded (dlopen) when it is created.
+        with _build_lock(Path(build_dir)):
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
     except ImportError as error:
         warnings.warn(f'The deformable-attention kernel {library} does not '
-                      f'import ({error}); rebuild it with '
-                      'tools/misc/build_kernels.py.')
+                      f'import ({error}); delete {build_dir} and build it '
+                      'again with tools/misc/build_kernels.py.')
         return None
     return module
 
@@ -294,8 +461,8 @@ def ensure_ms_deform_attn_kernel(build: bool = False,
                                  verbose: bool = False) -> bool:
     """Make ``mmcv._ext`` answer the deformable-attention kernels.
 
-    Full mmcv has them already. Otherwise a kernel built before is loaded,
-    and, if there is none and ``build`` is set, one is built.
+    Full mmcv has them already. Otherwise the build made for the current GPU
+    is loaded, and, if there is none and ``build`` is set, one is built.
 
     Args:
         build (bool): Compile the kernel when none was built before.
@@ -311,23 +478,44 @@ def ensure_ms_deform_attn_kernel(build: bool = False,
     global _SEARCHED_WITHOUT_RESULT
     if all(has_mmcv_kernel(name) for name in KERNEL_NAMES):
         return True
-    if _SEARCHED_WITHOUT_RESULT and not build:
+    root = kernel_root()
+    if _SEARCHED_WITHOUT_RESULT == root and not build:
         return False
     with _LOCK:
         module = load_built_ms_deform_attn_kernel()
         if module is None and build:
             module = build_ms_deform_attn_kernel(verbose=verbose)
         if module is None:
-            _SEARCHED_WITHOUT_RESULT = True
+            _SEARCHED_WITHOUT_RESULT = root
             return False
         provide_mmcv_kernels(
             {name: getattr(module, name)
              for name in KERNEL_NAMES})
-        _SEARCHED_WITHOUT_RESULT = False
+        _SEARCHED_WITHOUT_RESULT = None
     return True
+
+
+def try_ms_deform_attn_kernel(build: bool = False) -> bool:
+    """:func:`ensure_ms_deform_attn_kernel` that falls back instead of
+    failing: a failed build is warned about once and not tried again.
+
+    Args:
+        build (bool): Compile the kernel when none was built before.
+
+    Returns:
+        bool: Whether the kernels are usable now.
+    """
+    global _BUILD_FAILED
+    try:
+        return ensure_ms_deform_attn_kernel(build=build and not _BUILD_FAILED)
+    except KernelBuildError as error:
+        _BUILD_FAILED = True
+        warnings.warn(f'{error}\nDeformable attention runs its pure-PyTorch '
+                      'path instead (same results, slower).')
+        return False
 
 
 def build_requested_by_environment() -> bool:
     """Whether ``MMAVS_BUILD_KERNELS`` asks for building missing kernels."""
-    return os.environ.get(BUILD_ENV, '').strip().lower() in ('1', 'true',
-                                                              'yes')
+    value = os.environ.get(BUILD_ENV, '').strip().lower()
+    return value in ('1', 'true', 'yes', 'on', 'y')

@@ -1,6 +1,6 @@
 # mmavs developer targets. On a machine with only Python 3.11:
 #   make demo   - create the environment, then run the main job
-#   make test   - create the environment, then run the test suite
+#   make test   - create the environment, then lint and run the test suite
 # The virtual environment lives outside the clone, keyed by the pinned
 # requirements, so that a second run (or another clone) reuses it.
 
@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 WORK_DIR ?= work_dirs/demo
 
-.PHONY: env venv test demo clean-env
+.PHONY: env venv lint test demo clean-env
 
 env:
 	@if [ ! -f $(VENV)/.ready ]; then $(MAKE) --no-print-directory venv; fi
@@ -32,7 +32,10 @@ venv:
 	$(PY) -m pip install -q $$(grep -v -e '^#' -e '^openmim' requirements/mim.txt)
 	touch $(VENV)/.ready
 
-test: env
+lint: env
+	$(PY) -m flake8 mmavs tools tests configs setup.py
+
+test: lint
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 demo: env

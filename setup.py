@@ -1,5 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""Install mmavs: ``pip install -e .`` (extras: ``[tests]``, ``[optional]``)."""
+"""Install mmavs: ``pip install -e .`` (extras ``[tests]``, ``[optional]``)."""
 import os.path as osp
 import re
 import shutil
@@ -54,20 +54,24 @@ def install_requires():
 
 
 def add_mim_extension():
-    """Ship ``configs/`` inside the package as ``mmavs/.mim/configs``.
+    """Ship ``configs/`` and ``tools/`` inside the package as ``mmavs/.mim``.
 
-    Like the OpenMMLab packages, so that shipped config names resolve (e.g.
-    ``AVSInferencer('avsegformer_r50_1xb4-30e_avsbench-s4-224x224')``) after
-    a regular, non-editable install. Editable installs read ``configs/`` of
-    the checkout and need no copy.
+    Like the OpenMMLab packages: after a regular, non-editable install the
+    shipped config names resolve (e.g.
+    ``AVSInferencer('avsegformer_r50_1xb4-30e_avsbench-s4-224x224')``) and
+    ``mim train mmavs`` / ``mim test mmavs`` / ``mim run mmavs SCRIPT`` find
+    the tools. Editable installs read the checkout and need no copy.
     """
     building = {'bdist_wheel', 'sdist', 'install', 'build', 'build_py'}
     if not building & set(sys.argv[1:]):
         return
-    target = osp.join(HERE, 'mmavs', '.mim', 'configs')
-    if osp.isdir(target):
-        shutil.rmtree(target)
-    shutil.copytree(osp.join(HERE, 'configs'), target)
+    for folder in ('configs', 'tools'):
+        target = osp.join(HERE, 'mmavs', '.mim', folder)
+        if osp.isdir(target):
+            shutil.rmtree(target)
+        shutil.copytree(
+            osp.join(HERE, folder), target,
+            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
 if __name__ == '__main__':
@@ -84,8 +88,13 @@ if __name__ == '__main__':
         keywords='audio-visual segmentation, mmsegmentation, AVSBench',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
         include_package_data=True,
-        package_data={'mmavs': ['.mim/configs/*/*.py', '.mim/configs/*/*/*.py',
-                                '.mim/configs/*/*.md']},
+        package_data={
+            'mmavs': [
+                '.mim/configs/*/*.py', '.mim/configs/*/*/*.py',
+                '.mim/configs/*/*.md', '.mim/tools/*.py', '.mim/tools/*.sh',
+                '.mim/tools/*/*.py', '.mim/tools/*/*.sh'
+            ]
+        },
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=install_requires(),

@@ -9,7 +9,8 @@ from .avsbench import (AVSS_CLASSES, AVSS_PALETTE, S4_CATEGORIES,
                        AVSBenchS4Dataset, AVSBenchSemanticDataset,
                        bit_interleaved_palette)
 from .synthetic import make_synthetic_avsbench
-from .transforms import *  # noqa: F401,F403
+from .transforms import (ClipTransform, LoadAVSAnnotations, LoadAVSAudio,
+                         LoadAVSFrames, PackAVSInputs)
 from .wrappers import AudioSwapDataset
 
 __all__ = [

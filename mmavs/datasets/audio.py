@@ -29,7 +29,6 @@ import io
 import os
 import os.path as osp
 import pickle
-import warnings
 from math import gcd
 from typing import Optional, Tuple, Union
 

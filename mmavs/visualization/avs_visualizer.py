@@ -64,7 +64,8 @@ class AVSLocalVisualizer(SegLocalVisualizer):
             singletons). Defaults to ``'visualizer'``.
         min_size (int): Shorter side, in pixels, below which frames are
             enlarged (nearest neighbour). Defaults to 160.
-        **kwargs: Arguments of :class:`~mmseg.visualization.SegLocalVisualizer`.
+        **kwargs: Arguments of
+            :class:`~mmseg.visualization.SegLocalVisualizer`.
     """
 
     def __init__(self, name: str = 'visualizer', min_size: int = 160,

@@ -107,7 +107,8 @@ def main():
         json.dump(summary, f, indent=2)
     print('\n================ mmavs demo (synthetic AVSBench-S4) ==========')
     print(f'{"":24s}{"M_J":>8s}{"M_F":>8s}')
-    print(f'{"true audio":24s}{true_audio["M_J"]:8.2f}{true_audio["M_F"]:8.2f}')
+    print(f'{"true audio":24s}{true_audio["M_J"]:8.2f}'
+          f'{true_audio["M_F"]:8.2f}')
     print(f'{"swapped audio":24s}{swapped["M_J"]:8.2f}{swapped["M_F"]:8.2f}')
     print(f'overlays: {osp.join(args.work_dir, "overlays")} '
           '(rows: frames, ground truth, prediction)')

@@ -100,8 +100,10 @@ def main():
     converted = convert_vggish(state_dict, pca)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(
-        dict(state_dict=converted,
-             meta=dict(source=osp.basename(args.src), converter='vggish2mmavs')),
+        dict(
+            state_dict=converted,
+            meta=dict(
+                source=osp.basename(args.src), converter='vggish2mmavs')),
         args.dst)
     print(f'Saved {len(converted)} tensors to {args.dst}')
 

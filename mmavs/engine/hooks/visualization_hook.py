@@ -53,8 +53,9 @@ class AVSVisualizationHook(Hook):
 
     Replaces mmseg's ``SegVisualizationHook``, which draws single images and
     fails on padded frames that have no file. Grids go to every backend of
-    the runner's visualizer (an :class:`~mmavs.visualization.AVSLocalVisualizer`)
-    and, when ``out_dir`` is set, to ``{work_dir}/{out_dir}`` as PNG files.
+    the runner's visualizer (an
+    :class:`~mmavs.visualization.AVSLocalVisualizer`) and, when ``out_dir``
+    is set, to ``{work_dir}/{out_dir}`` as PNG files.
 
     Args:
         draw (bool): Draw at all. Defaults to False (``tools/test.py

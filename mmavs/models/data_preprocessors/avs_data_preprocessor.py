@@ -63,7 +63,9 @@ class AVSDataPreProcessor(SegDataPreProcessor):
         frames = [frame for clip in clip_frames for frame in clip.unbind(0)]
         frame_samples = None
         if clips is not None:
-            frame_samples = [sample for clip in clips for sample in clip.frames]
+            frame_samples = [
+                sample for clip in clips for sample in clip.frames
+            ]
             if len(frame_samples) != len(frames):
                 raise ValueError(
                     f'{len(frames)} frames but {len(frame_samples)} frame '

@@ -49,8 +49,8 @@ class _QueryGeneratorLayer(nn.Module):
     def forward(self, query: Tensor, audio: Tensor) -> Tensor:
         query = self.norm1(
             query + self.self_attn(query, query, query, need_weights=False)[0])
-        query = self.norm2(
-            query + self.cross_attn(query, audio, audio, need_weights=False)[0])
+        attended = self.cross_attn(query, audio, audio, need_weights=False)[0]
+        query = self.norm2(query + attended)
         return self.norm3(query + self.ffn(query))
 
 

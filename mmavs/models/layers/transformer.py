@@ -124,9 +124,8 @@ class DeformableEncoder(BaseModule):
         Returns:
             Tensor: [N, L, C] encoder memory.
         """
-        reference_points = level_reference_points(spatial_shapes,
-                                                   self.num_levels, src.device,
-                                                   src.dtype)
+        reference_points = level_reference_points(
+            spatial_shapes, self.num_levels, src.device, src.dtype)
         for layer in self.layers:
             src = layer(src, pos, reference_points, spatial_shapes)
         return src

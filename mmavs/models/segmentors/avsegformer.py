@@ -1,6 +1,6 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Audio-visual segmentors."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,7 +24,8 @@ class AVEncoderDecoder(BaseSegmentor):
 
     .. code:: text
 
-        inputs = dict(frames [B, T, 3, H, W], audio [B, T, 1, 96, 64] | [B, T, C])
+        inputs = dict(frames [B, T, 3, H, W],
+                      audio [B, T, 1, 96, 64] | [B, T, C])
           frames.flatten(0, 1) -> backbone -> visual_feats (N = B*T)
           audio.flatten(0, 1)  -> audio_backbone -> audio_feats [B, T, C_a]
           neck((visual_feats, audio_feats) | visual_feats)      (optional)

@@ -15,8 +15,11 @@ def clip(num_frames, height, width, value, label_flags):
     samples = []
     for index in range(num_frames):
         sample = SegDataSample(
-            metainfo=dict(frame_index=index, label_flag=label_flags[index],
-                          img_shape=(height, width), ori_shape=(height, width)))
+            metainfo=dict(
+                frame_index=index,
+                label_flag=label_flags[index],
+                img_shape=(height, width),
+                ori_shape=(height, width)))
         sample.gt_sem_seg = PixelData(
             data=torch.ones(1, height, width, dtype=torch.long))
         samples.append(sample)

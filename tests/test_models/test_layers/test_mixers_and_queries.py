@@ -1,7 +1,8 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 import torch
 
-from mmavs.models.layers import (AttentionOnlyReformer, AttentionQueryGenerator,
+from mmavs.models.layers import (AttentionOnlyReformer,
+                                 AttentionQueryGenerator,
                                  ChannelAttentionMixer, CrossAttentionMixer,
                                  QueryMixedReformer, RepeatAudioQuery)
 

@@ -21,7 +21,8 @@ def test_encoder_keeps_token_shape_and_mixes_levels():
     # attention really is multi-scale.
     changed = src.clone()
     changed[:, -1] += 5.0
-    assert not torch.allclose(encoder(changed, pos, shapes)[:, :16], out[:, :16])
+    assert not torch.allclose(
+        encoder(changed, pos, shapes)[:, :16], out[:, :16])
 
 
 def test_attention_logits_are_the_head_mean_of_per_head_logits():

@@ -98,8 +98,8 @@ def test_frame_weights_and_reductions():
     for (reduction, weight), expected in cases.items():
         loss = AVMatchingLoss(reduction=reduction, loss_weight=1.0)
         value = loss(logits, [visual], [audio], torch.tensor(weight))
-        assert value.item() == pytest.approx(expected, abs=1e-6), (reduction,
-                                                                  weight)
+        assert value.item() == pytest.approx(
+            expected, abs=1e-6), (reduction, weight)
     # No weight means every frame counts.
     value = AVMatchingLoss(reduction='sum', loss_weight=1.0)(logits, [visual],
                                                              [audio])

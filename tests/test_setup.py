@@ -1,0 +1,57 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""The wheel ships configs and tools the way OpenMMLab packages do."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from mmavs.testing._utils import REPO_ROOT
+
+
+@pytest.fixture(scope='module')
+def wheel_names(tmp_path_factory):
+    # Built from a copy: building writes mmavs/.mim and build/ in place.
+    source = tmp_path_factory.mktemp('source') / 'mmavs'
+    shutil.copytree(
+        REPO_ROOT, source,
+        ignore=shutil.ignore_patterns('.git', 'work_dirs', 'build', 'dist',
+                                      '*.egg-info', '__pycache__', '.mim',
+                                      '.pytest_cache', 'data'))
+    out = tmp_path_factory.mktemp('wheel')
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '-q', '-w', str(out), str(source)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel, ) = out.glob('mmavs-*.whl')
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def test_wheel_ships_every_config(wheel_names):
+    for config in ('avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-'
+                   '224x224.py', '_base_/default_runtime.py',
+                   'demo/avsegformer-tiny_r18_1xb8-8e_synthetic-s4-64x64.py',
+                   'avsegformer/README.md'):
+        assert f'mmavs/.mim/configs/{config}' in wheel_names
+    shipped = {name for name in wheel_names
+               if name.startswith('mmavs/.mim/configs/')}
+    configs_dir = osp.join(REPO_ROOT, 'configs')
+    count = sum(len([f for f in files if f.endswith('.py')])
+                for _, _, files in os.walk(configs_dir))
+    assert len([n for n in shipped if n.endswith('.py')]) == count
+
+
+def test_wheel_ships_the_tools_mim_runs(wheel_names):
+    # `mim train/test mmavs` run <package>/.mim/tools/{train,test}.py;
+    # `mim run mmavs NAME` searches .mim/tools for NAME.py.
+    for tool in ('train.py', 'test.py', 'dist_train.sh', 'dist_test.sh',
+                 'misc/build_kernels.py', 'analysis_tools/benchmark.py',
+                 'model_converters/avsegformer2mmavs.py'):
+        assert f'mmavs/.mim/tools/{tool}' in wheel_names
+    assert not any('__pycache__' in name for name in wheel_names)
+    assert not any(name.startswith('tests/') for name in wheel_names)

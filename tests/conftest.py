@@ -42,3 +42,28 @@ def videos(tmp_path_factory):
         # Variable frame rate: 1 ms clock, intervals 0.05-0.15 s.
         vfr=write_test_video(root / 'vfr.mp4', seconds=2.4, jitter=True),
     )
+
+
+@pytest.fixture(scope='session')
+def built_wheel(tmp_path_factory):
+    """The mmavs wheel, built once from a copy of the checkout (building in
+    place would write mmavs/.mim and build/ into it)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from mmavs.testing._utils import REPO_ROOT
+    source = tmp_path_factory.mktemp('source') / 'mmavs'
+    shutil.copytree(
+        REPO_ROOT, source,
+        ignore=shutil.ignore_patterns('.git', 'work_dirs', 'build', 'dist',
+                                      '*.egg-info', '__pycache__', '.mim',
+                                      '.pytest_cache', 'data'))
+    out = tmp_path_factory.mktemp('wheel')
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '-q', '-w', str(out), str(source)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel, ) = out.glob('mmavs-*.whl')
+    return wheel

@@ -1,6 +1,7 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """The command-line entry points: tools/train.py (with --resume),
-tools/test.py, `mim train mmseg` and a 2-process distributed run."""
+tools/test.py, `mim train mmseg`, `mim train mmavs` from an installed wheel
+and a 2-process distributed run."""
 import json
 import os
 import os.path as osp
@@ -63,6 +64,30 @@ def test_mim_train_mmseg(synthetic_roots, tmp_path):
     work_dir = str(tmp_path / 'mim_work')
     run([sys.executable, '-m', 'mim', 'train', 'mmseg', config,
          '--work-dir', work_dir])
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+
+
+def test_mim_train_mmavs_from_an_installed_wheel(synthetic_roots, tmp_path,
+                                                 built_wheel):
+    """What a user who pip-installed mmavs runs: mim finds train.py in the
+    package's .mim folder, away from any checkout."""
+    pytest.importorskip('mim')
+    site = str(tmp_path / 'site')
+    run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+         '--no-index', '--target', site, str(built_wheel)])
+    assert osp.isfile(osp.join(site, 'mmavs', '.mim', 'tools', 'train.py'))
+    config = write_config(synthetic_roots, tmp_path, max_epochs=1)
+    work_dir = str(tmp_path / 'mim_work')
+    env = dict(os.environ, PYTHONPATH=site)
+    result = subprocess.run(
+        [sys.executable, '-m', 'mim', 'train', 'mmavs', config,
+         '--work-dir', work_dir],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
+        env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
+        -3000:]
+    assert osp.join(site, 'mmavs', '.mim', 'tools', 'train.py') in (
+        result.stdout + result.stderr)
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
 
 

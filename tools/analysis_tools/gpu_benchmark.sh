@@ -3,8 +3,9 @@
 # on an H100). Usage:
 #   tools/analysis_tools/gpu_benchmark.sh OUT_DIR
 # PYTHON=... picks the interpreter, STEP_TIMEOUT=... caps each step (s).
-# Writes 6 files: env.txt (GPU, versions, kernel build and check), log.txt,
-# and infer_/train_ JSON figures for the PVTv2-b5 and R50 S4 configs.
+# Writes 7 files: env.txt (GPU, versions, kernel build and check), log.txt,
+# infer_/train_ JSON figures for the PVTv2-b5 and R50 S4 configs, and
+# report.md (their tables for docs/benchmark.md, the bf16 target checked).
 set -u
 OUT=${1:-work_dirs/gpu_benchmark}
 PYTHON=${PYTHON:-python}
@@ -48,5 +49,6 @@ for pair in "pvt $PVT" "r50 $R50"; do
       --device cuda --batch-sizes 1 4 --dtype fp32 bf16 --warmup 5 \
       --repeats 20 --out "$OUT/infer_$1.json"
 done
+$PYTHON tools/analysis_tools/benchmark_report.py "$OUT" | tee "$OUT/report.md"
 grep -E "^== " "$LOG"
 [ -z "$FAILED" ] || { echo "failed steps:$FAILED"; exit 1; }

@@ -41,7 +41,9 @@ def out_dir(tmp_path):
                  memory=dict(cpu_rss_mb=2000.0,
                              cuda_max_allocated_mb=3000.0))
         ])
-    train = dict(config=PVT, device='cuda', batch_size=4, workers=8,
+    train = dict(config=PVT, device='cuda',
+                 device_name='NVIDIA H100 80GB HBM3',
+                 tf32=dict(matmul=False, cudnn=True), batch_size=4, workers=8,
                  loader=dict(s_per_batch=0.05, clips_per_s=80.0),
                  runs=[train_run('fp32', 10.0), train_run('bf16', 16.0),
                        train_run('fp16', 14.0)])
@@ -56,8 +58,10 @@ def test_tables_and_the_speedup_target(out_dir):
     name = 'avsegformer_pvtv2-b5_1xb4-30e_avsbench-s4-224x224'
     assert (f'| {name} | NVIDIA H100 80GB HBM3 | bf16 | 4 x 5 | 42.5 | '
             '94.10 | 470.6 | 12.3% | 3000 |') in lines
-    assert (f'| {name} | cuda | fp32 | 4 | 0.400 | 10.00 | 8.00 | 80.00 | '
-            '20480 |') in lines
+    assert (f'| {name} | NVIDIA H100 80GB HBM3 | fp32 | 4 | 0.400 | 10.00 | '
+            '8.00 | 80.00 | 20480 |') in lines
+    assert ('fp32 runs with TF32 matmuls off and TF32 convolutions on.'
+            in lines)
     assert (f'- {name}, batch 4: bf16 AMP trains at 1.60x the fp32 '
             'throughput (target >= 1.5x: met)') in lines
     assert (f'- {name}, batch 4: fp16 AMP trains at 1.40x the fp32 '

@@ -87,7 +87,8 @@ def training_table(reports: List[dict]) -> List[str]:
     for report in reports:
         for run in report['runs']:
             lines.append(
-                f'| {_name(report["config"])} | {report["device"]} | '
+                f'| {_name(report["config"])} | '
+                f'{report.get("device_name", report["device"])} | '
                 f'{run["dtype"]} | {report["batch_size"]} | '
                 f'{run["model"]["s_per_iter"]:.3f} | '
                 f'{run["model"]["clips_per_s"]:.2f} | '
@@ -152,6 +153,14 @@ def build_report(out_dir: str, target: float = 1.5) -> str:
         parts += ['### Inference', ''] + inference_table(inference) + ['']
     if training:
         parts += ['### Training', ''] + training_table(training) + ['']
+        tf32 = training[0].get('tf32')
+        if tf32 is not None:
+            matmul = 'on' if tf32['matmul'] else 'off'
+            convolution = 'on' if tf32['cudnn'] else 'off'
+            parts += [
+                f'fp32 runs with TF32 matmuls {matmul} and TF32 '
+                f'convolutions {convolution}.', ''
+            ]
         speedups = mixed_precision_speedups(training, target)
         if speedups:
             parts += ['### Mixed precision', ''] + speedups + ['']

@@ -115,6 +115,12 @@ def main():
         next(stream)
     loader_s = (time.perf_counter() - start) / args.iters
     report = dict(config=args.config, device=str(device),
+                  device_name=torch.cuda.get_device_name(device)
+                  if device.type == 'cuda' else 'cpu',
+                  # "fp32" on a GPU: PyTorch's defaults, recorded since
+                  # TF32 convolutions are on and TF32 matmuls off by default.
+                  tf32=dict(matmul=torch.backends.cuda.matmul.allow_tf32,
+                            cudnn=torch.backends.cudnn.allow_tf32),
                   batch_size=batch_size, workers=args.workers,
                   loader=dict(s_per_batch=loader_s,
                               clips_per_s=batch_size / loader_s),

@@ -44,6 +44,9 @@ _TINY_BACKBONES = {
         window_size=2, drop_path_rate=0.0),
     'MixVisionTransformer': dict(
         embed_dims=8, num_layers=[1, 1, 1, 1], drop_path_rate=0.0),
+    'mmpretrain.ConvNeXt': dict(
+        arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]),
+        drop_path_rate=0.0),
 }
 
 

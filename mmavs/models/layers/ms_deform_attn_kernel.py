@@ -208,42 +208,56 @@ def kernel_dir(arch_list: Optional[Sequence[str]] = None) -> Path:
     return kernel_root() / ('arch-' + '-'.join(resolve_arch_list(arch_list)))
 
 
-def _runs_on(folder: Path, capability: Tuple[int, int]) -> bool:
-    """Whether a build folder's code runs on a GPU of ``capability``: its
-    machine code is for that architecture, or it carries PTX of an older
-    or equal one (the driver compiles PTX for newer GPUs)."""
+def _fit(folder: Path, capability: Tuple[int, int]) -> int:
+    """How well a build folder's code fits a GPU of ``capability``.
+
+    Returns:
+        int: 3 for machine code of exactly that architecture, 2 for machine
+        code of an older one of the same major version (which such GPUs
+        run), 1 for PTX of an older or equal one (which the driver compiles
+        at load time), 0 when the code does not run there.
+    """
     if not folder.name.startswith('arch-'):
-        return False
+        return 0
+    best = 0
     for arch in folder.name[len('arch-'):].split('-'):
-        match = re.fullmatch(r'(\d+)\.(\d+)[a-z]?(\+PTX)?', arch)
+        match = re.fullmatch(r'(\d+)\.(\d+)([a-z]?)(\+PTX)?', arch)
         if match is None:
             continue
-        built_for = (int(match.group(1)), int(match.group(2)))
-        if built_for == capability or (match.group(3)
-                                       and built_for <= capability):
-            return True
-    return False
+        major, minor = int(match.group(1)), int(match.group(2))
+        if (major, minor) == capability:
+            best = max(best, 3)
+        elif (major == capability[0] and minor < capability[1]
+              and not match.group(3)):
+            # Architecture-specific code ('9.0a') runs on that GPU alone.
+            best = max(best, 2)
+        elif match.group(4) and (major, minor) <= capability:
+            best = max(best, 1)
+    return best
 
 
 def find_kernel_build(capability: Tuple[int, int],
                       root: Optional[Path] = None) -> Optional[Path]:
-    """The build folder under ``root`` whose kernel runs on a GPU.
+    """The build folder under ``root`` whose kernel fits a GPU best.
 
     Args:
         capability (tuple[int, int]): The GPU's compute capability.
         root (Path, optional): Defaults to :func:`kernel_root`.
 
     Returns:
-        Path | None: A folder holding a built library, or None.
+        Path | None: A folder holding a built library (machine code for the
+        GPU preferred over PTX), or None when none runs there.
     """
     root = Path(root or kernel_root())
     if not root.is_dir():
         return None
-    for folder in sorted(root.iterdir()):
-        if (folder / f'{EXTENSION_NAME}.so').is_file() and _runs_on(
-                folder, capability):
-            return folder
-    return None
+    fits = [(_fit(folder, capability), folder)
+            for folder in sorted(root.iterdir())
+            if (folder / f'{EXTENSION_NAME}.so').is_file()]
+    best = max((fit for fit, _ in fits), default=0)
+    if best == 0:
+        return None
+    return next(folder for fit, folder in fits if fit == best)
 
 
 def _is_toolkit(folder: Optional[str]) -> bool:

@@ -120,16 +120,28 @@ def test_arch_list_comes_from_argument_or_environment(monkeypatch):
 
 
 def test_a_build_is_used_only_on_gpus_it_runs_on(tmp_path):
-    for name in ('arch-8.0', 'arch-7.0+PTX-7.5', 'arch-9.0', 'arch-8.6'):
+    for name in ('arch-8.0', 'arch-7.0+PTX-7.5', 'arch-9.0a', 'arch-9.0'):
         (tmp_path / name).mkdir()
         (tmp_path / name / 'mmavs_ms_deform_attn.so').write_bytes(b'')
     (tmp_path / 'arch-8.9').mkdir()  # a build that never finished
-    assert find_kernel_build((9, 0), tmp_path).name == 'arch-7.0+PTX-7.5'
-    assert find_kernel_build((8, 0), tmp_path).name == 'arch-7.0+PTX-7.5'
-    (tmp_path / 'arch-7.0+PTX-7.5' / 'mmavs_ms_deform_attn.so').unlink()
-    assert find_kernel_build((9, 0), tmp_path).name == 'arch-9.0'
-    assert find_kernel_build((8, 6), tmp_path).name == 'arch-8.6'
-    assert find_kernel_build((8, 9), tmp_path) is None
+
+    def pick(capability):
+        found = find_kernel_build(capability, tmp_path)
+        return None if found is None else found.name
+
+    # Machine code for the GPU first, then same-major machine code, then PTX.
+    assert pick((9, 0)) == 'arch-9.0'
+    assert pick((9, 2)) == 'arch-9.0'
+    assert pick((8, 0)) == 'arch-8.0'
+    assert pick((8, 6)) == 'arch-8.0'
+    assert pick((7, 5)) == 'arch-7.0+PTX-7.5'
+    assert pick((12, 0)) == 'arch-7.0+PTX-7.5'
+    assert pick((6, 1)) is None
+    # '9.0a' code runs on 9.0 GPUs only.
+    for name in ('arch-7.0+PTX-7.5', 'arch-9.0'):
+        (tmp_path / name / 'mmavs_ms_deform_attn.so').unlink()
+    assert pick((9, 0)) == 'arch-9.0a'
+    assert pick((9, 2)) is None
     assert find_kernel_build((9, 0), tmp_path / 'absent') is None
 
 

@@ -1,8 +1,8 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Evaluate an mmavs checkpoint: ``python tools/test.py CONFIG CHECKPOINT``.
 
-The metrics (M_J / M_F for S4 and MS3, mIoU / F for AVSS, in both the
-per-frame and the release reductions) are printed as tables. ``--out DIR``
+The metrics (M_J / M_F for S4 and MS3, in both the per-frame and the
+release reductions; mIoU / F for AVSS) are printed as tables. ``--out DIR``
 writes per-clip scores (``per_clip_scores.json`` / ``.csv``) and the
 predicted masks (``DIR/{clip}/{frame}.png``); ``--show-dir DIR`` draws
 frames with ground truth and prediction.

@@ -36,6 +36,24 @@ def _cuda_mib(memory: Dict[str, float]) -> str:
     return f'{value:.0f}' if value is not None else '-'
 
 
+def _table(columns: List[str], text_columns: int,
+           rows: List[List[str]]) -> List[str]:
+    """Markdown lines of a table; columns after the first ``text_columns``
+    hold numbers and are right-aligned."""
+    align = ['---'] * text_columns + ['---:'] * (len(columns) - text_columns)
+    return [
+        '| ' + ' | '.join(cells) + ' |' for cells in [columns, align] + rows
+    ]
+
+
+def _run_rows(reports: List[dict], cells) -> List[List[str]]:
+    """``cells(report, run)`` for every run, after the config and device."""
+    return [[
+        _name(report['config']),
+        report.get('device_name', report['device'])
+    ] + cells(report, run) for report in reports for run in report['runs']]
+
+
 def inference_table(reports: List[dict]) -> List[str]:
     """Markdown rows for ``benchmark.py`` reports.
 
@@ -45,26 +63,24 @@ def inference_table(reports: List[dict]) -> List[str]:
     Returns:
         list[str]: The table's lines (empty without reports).
     """
+
+    def cells(report, run):
+        share = run.get('deformable_share_of_head')
+        return [
+            run['dtype'], f'{run["batch_size"]} x {report["frames"]}',
+            f'{run["latency_s"]["median"] * 1e3:.1f}',
+            f'{run["clips_per_s"]:.2f}', f'{run["frames_per_s"]:.1f}',
+            '-' if share is None else f'{100 * share:.1f}%',
+            _cuda_mib(run['memory'])
+        ]
+
     if not reports:
         return []
-    lines = [
-        '| config | device | dtype | clips x frames | median latency (ms) '
-        '| clips/s | frames/s | deformable / head | CUDA peak (MiB) |',
-        '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |'
-    ]
-    for report in reports:
-        for run in report['runs']:
-            share = run.get('deformable_share_of_head')
-            lines.append(
-                f'| {_name(report["config"])} | '
-                f'{report.get("device_name", report["device"])} | '
-                f'{run["dtype"]} | {run["batch_size"]} x '
-                f'{report["frames"]} | '
-                f'{run["latency_s"]["median"] * 1e3:.1f} | '
-                f'{run["clips_per_s"]:.2f} | {run["frames_per_s"]:.1f} | '
-                f'{"-" if share is None else f"{100 * share:.1f}%"} | '
-                f'{_cuda_mib(run["memory"])} |')
-    return lines
+    return _table([
+        'config', 'device', 'dtype', 'clips x frames',
+        'median latency (ms)', 'clips/s', 'frames/s', 'deformable / head',
+        'CUDA peak (MiB)'
+    ], 4, _run_rows(reports, cells))
 
 
 def training_table(reports: List[dict]) -> List[str]:
@@ -76,26 +92,24 @@ def training_table(reports: List[dict]) -> List[str]:
     Returns:
         list[str]: The table's lines (empty without reports).
     """
+
+    def cells(report, run):
+        return [
+            run['dtype'], str(report['batch_size']),
+            f'{run["model"]["s_per_iter"]:.3f}',
+            f'{run["model"]["clips_per_s"]:.2f}',
+            f'{run["end_to_end"]["clips_per_s"]:.2f}',
+            f'{report["loader"]["clips_per_s"]:.2f}',
+            _cuda_mib(run['memory'])
+        ]
+
     if not reports:
         return []
-    lines = [
-        '| config | device | dtype | batch (clips) | model s/iter '
-        '| model clips/s | end-to-end clips/s | loader clips/s '
-        '| CUDA peak (MiB) |',
-        '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |'
-    ]
-    for report in reports:
-        for run in report['runs']:
-            lines.append(
-                f'| {_name(report["config"])} | '
-                f'{report.get("device_name", report["device"])} | '
-                f'{run["dtype"]} | {report["batch_size"]} | '
-                f'{run["model"]["s_per_iter"]:.3f} | '
-                f'{run["model"]["clips_per_s"]:.2f} | '
-                f'{run["end_to_end"]["clips_per_s"]:.2f} | '
-                f'{report["loader"]["clips_per_s"]:.2f} | '
-                f'{_cuda_mib(run["memory"])} |')
-    return lines
+    return _table([
+        'config', 'device', 'dtype', 'batch (clips)', 'model s/iter',
+        'model clips/s', 'end-to-end clips/s', 'loader clips/s',
+        'CUDA peak (MiB)'
+    ], 3, _run_rows(reports, cells))
 
 
 def mixed_precision_speedups(reports: List[dict],

@@ -58,6 +58,24 @@ def test_train_resume_and_test_scripts(synthetic_roots, tmp_path):
         assert len(json.load(f)) > 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
+def test_amp_training_on_cuda(synthetic_roots, tmp_path, dtype):
+    """`tools/train.py --amp`: mmengine's AmpOptimWrapper trains the model
+    (fp16 with loss scaling, or bf16) to a finite loss and a checkpoint."""
+    config = write_config(synthetic_roots, tmp_path, max_epochs=1)
+    work_dir = str(tmp_path / 'amp')
+    run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+         '--amp', '--cfg-options', f'optim_wrapper.dtype={dtype}'])
+    checkpoint = torch.load(osp.join(work_dir, 'epoch_1.pth'),
+                            map_location='cpu', weights_only=False)
+    # Only mmengine's AmpOptimWrapper saves a loss scaler.
+    assert 'loss_scaler' in checkpoint['optimizer']
+    assert all(torch.isfinite(value).all()
+               for value in checkpoint['state_dict'].values()
+               if value.is_floating_point())
+
+
 def test_mim_train_mmseg(synthetic_roots, tmp_path):
     pytest.importorskip('mim')
     config = write_config(synthetic_roots, tmp_path, max_epochs=1)
@@ -109,6 +127,9 @@ def test_two_process_gloo_training_keeps_ranks_identical(
          env.get('PYTHONPATH', '')])
     env['PORT'] = str(29500 + os.getpid() % 1000)
     env['OMP_NUM_THREADS'] = '1'
+    # The CPU (gloo) path, also on a GPU machine (where two ranks would
+    # otherwise share one GPU through NCCL).
+    env['CUDA_VISIBLE_DEVICES'] = ''
     env['PYTHON'] = sys.executable
     run(['bash', 'tools/dist_train.sh', path, '2'], timeout=400, env=env)
     rank0 = torch.load(str(tmp_path / 'dist' / 'rank0_params.pth'))

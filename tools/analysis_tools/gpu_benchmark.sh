@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks and figures of docs/benchmark.md, in one run (about 5 min
+# The GPU checks and figures of docs/benchmark.md, in one run (about 7 min
 # on an H100). Usage:
 #   tools/analysis_tools/gpu_benchmark.sh OUT_DIR
 # PYTHON=... picks the interpreter, STEP_TIMEOUT=... caps each step (s).
@@ -50,5 +50,10 @@ for pair in "pvt $PVT" "r50 $R50"; do
       --repeats 20 --out "$OUT/infer_$1.json"
 done
 $PYTHON tools/analysis_tools/benchmark_report.py "$OUT" | tee "$OUT/report.md"
+# The Runner on CUDA: AMP training (fp16, bf16), resume equality, the
+# launchers (mmengine puts the model on the GPU when there is one).
+step gpu_engine_tests $PYTHON -m pytest -q -p no:cacheprovider -rs -n 4 \
+    tests/test_engine
+grep -E "(passed|failed)( |,|$)" "$LOG" | tail -n 1 | tee -a "$OUT/env.txt"
 grep -E "^== " "$LOG"
 [ -z "$FAILED" ] || { echo "failed steps:$FAILED"; exit 1; }

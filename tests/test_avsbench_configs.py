@@ -15,9 +15,9 @@ from mmseg.registry import MODELS
 from mmavs.datasets import make_synthetic_avsbench
 from mmavs.testing import (demo_av_batch, get_config, get_model_cfg,
                            get_tiny_train_config, shrink_model_cfg)
+from mmavs.testing._utils import REPO_ROOT
 
-CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                       'configs')
+CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
 BASELINE = [
     f'avsbench/avsbench-tpavi_{backbone}_1xb4-{schedule}-224x224.py'
     for backbone in ('r50', 'pvtv2-b5')
@@ -32,11 +32,6 @@ MIXING = [
 
 def _task(path):
     return 'avss' if 'avss' in path else 'ms3' if 'ms3' in path else 's4'
-
-
-def shrink(model_cfg):
-    """The shared shrinking rules (TPAVI neck and these heads included)."""
-    return shrink_model_cfg(model_cfg)
 
 
 def test_all_configs_are_covered():
@@ -80,7 +75,7 @@ def test_released_settings(path):
 def test_builds_shrunk_and_runs_loss_and_predict(path):
     task = _task(path)
     torch.manual_seed(0)
-    model = MODELS.build(shrink(get_model_cfg(path)))
+    model = MODELS.build(shrink_model_cfg(get_model_cfg(path)))
     model.init_weights()
     assert not model.processes_frames_independently  # TPAVI is temporal
     num_classes = 71 if task == 'avss' else 2
@@ -138,7 +133,7 @@ def test_mixing_config_trains_on_synthetic_data(path, synthetic_s4, tmp_path):
     # One clip (5 frames) per batch keeps the VGGish work small.
     cfg = get_tiny_train_config(path, synthetic_s4, str(tmp_path),
                                 batch_size=1)
-    cfg.model = shrink(get_model_cfg(path))
+    cfg.model = shrink_model_cfg(get_model_cfg(path))
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3,
                          val_interval=3)
     cfg.log_processor = dict(by_epoch=False)

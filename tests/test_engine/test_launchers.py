@@ -137,5 +137,8 @@ def test_two_process_gloo_training_keeps_ranks_identical(
     assert rank0.keys() == rank1.keys()
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
-    # Both ranks really trained (the head moved from its init).
+    # The ranks really trained: the head moved from its initial weights.
+    initial = torch.load(str(tmp_path / 'dist' / 'rank0_initial.pth'))
+    assert any(not torch.equal(initial[key], rank0[key])
+               for key in rank0 if key.startswith('decode_head.'))
     assert osp.isfile(str(tmp_path / 'dist' / 'epoch_1.pth'))

@@ -16,7 +16,7 @@ import logging
 import os.path as osp
 import random
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import pytest
 import torch
@@ -33,14 +33,9 @@ spec = importlib.util.spec_from_file_location('avsegformer2mmavs', SCRIPT)
 converter = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(converter)
 
-# Where the name/shape manifests of the five released checkpoints may be:
-# in the repository's test data, or in the shared reference material beside
-# the checkout.
-MANIFEST_DIRS = [
-    osp.join(REPO_ROOT, 'tests', 'data', 'avsegformer_release'),
-    osp.join(
-        osp.dirname(REPO_ROOT), 'shared', 'reference', 'release-state-dicts'),
-]
+# The name/shape manifests of the five released checkpoints (copied from
+# the reference material, so CI enforces them).
+MANIFEST_DIR = osp.join(REPO_ROOT, 'tests', 'data', 'avsegformer_release')
 # release checkpoint -> (backbone, classifier outputs)
 RELEASE_MODELS = OrderedDict([
     ('AVSegFormer_res50_s4', ('r50', 1)),
@@ -71,29 +66,14 @@ CASES = [
 RELEASE_CONFIGS = sorted({config for _, config in CASES})
 
 
-def read_manifest(name: str) -> Optional['OrderedDict[str, tuple]']:
-    """The tab-separated ``name shape`` manifest of a release checkpoint,
-    or None when it is not available."""
-    for directory in MANIFEST_DIRS:
-        path = osp.join(directory, f'{name}.keys.tsv')
-        if osp.exists(path):
-            with open(path) as file:
-                lines = file.read().splitlines()
-            assert lines[0] == 'name\tshape'
-            rows = (line.split('\t') for line in lines[1:] if line)
-            return OrderedDict(
-                (key, tuple(ast.literal_eval(shape))) for key, shape in rows)
-    return None
-
-
-def release_shapes(name: str) -> 'OrderedDict[str, tuple]':
-    """Names and shapes of a release checkpoint: its manifest when present,
-    else the converter's description (equal to it, see
-    :func:`test_release_key_shapes_match_the_manifests`)."""
-    manifest = read_manifest(name)
-    if manifest is not None:
-        return manifest
-    return converter.release_key_shapes(*RELEASE_MODELS[name])
+def read_manifest(name: str) -> 'OrderedDict[str, tuple]':
+    """The tab-separated ``name shape`` manifest of a release checkpoint."""
+    with open(osp.join(MANIFEST_DIR, f'{name}.keys.tsv')) as file:
+        lines = file.read().splitlines()
+    assert lines[0] == 'name\tshape'
+    rows = (line.split('\t') for line in lines[1:] if line)
+    return OrderedDict(
+        (key, tuple(ast.literal_eval(shape))) for key, shape in rows)
 
 
 def random_release_state_dict(
@@ -471,8 +451,6 @@ def release_models():
 @pytest.mark.parametrize('name', list(RELEASE_MODELS))
 def test_release_key_shapes_match_the_manifests(name):
     manifest = read_manifest(name)
-    if manifest is None:
-        pytest.skip(f'no manifest of {name} in {MANIFEST_DIRS}')
     described = converter.release_key_shapes(*RELEASE_MODELS[name])
     assert list(described.items()) == list(manifest.items())
     assert converter.detect_release_model(
@@ -484,7 +462,7 @@ def test_release_key_shapes_match_the_manifests(name):
 def test_release_checkpoint_converts_loads_and_predicts(
         name, config, release_models, caplog):
     backbone, out_channels = RELEASE_MODELS[name]
-    shapes = release_shapes(name)
+    shapes = read_manifest(name)
     source = random_release_state_dict(shapes)
     with caplog.at_level(logging.INFO, logger='avsegformer2mmavs'):
         converted, num_dropped = converter.convert_release_state_dict(source)
@@ -549,7 +527,7 @@ def test_original_pvtv2_is_the_release_backbone_and_mmdet_pvtv2_is_not():
     ).backbone
     assert backbone_cfg.type == 'OriginalPVTv2'
     backbone_cfg.init_cfg = None
-    shapes = release_shapes('AVSegFormer_pvt2_s4')
+    shapes = read_manifest('AVSegFormer_pvt2_s4')
     source = float64(random_release_state_dict(shapes))
     converted, _ = converter.convert_release_state_dict(source)
     weights = {
@@ -581,7 +559,7 @@ def test_original_pvtv2_is_the_release_backbone_and_mmdet_pvtv2_is_not():
 
 
 def test_conversion_is_byte_identical_and_weights_only(tmp_path):
-    shapes = release_shapes('AVSegFormer_res50_s4')
+    shapes = read_manifest('AVSegFormer_res50_s4')
     source = tmp_path / 'AVSegFormer_res50_s4.pth'
     torch.save(random_release_state_dict(shapes, seed=1), source)
     digests = []
@@ -601,7 +579,7 @@ def test_conversion_is_byte_identical_and_weights_only(tmp_path):
 
 
 def test_output_order_does_not_depend_on_the_source_order():
-    shapes = release_shapes('AVSegFormer_pvt2_avss')
+    shapes = read_manifest('AVSegFormer_pvt2_avss')
     items = list(meta_state_dict(shapes).items())
     first, _ = converter.convert_release_state_dict(dict(items))
     random.Random(0).shuffle(items)
@@ -618,7 +596,7 @@ def test_output_order_does_not_depend_on_the_source_order():
 
 
 def test_missing_and_unknown_keys_are_named():
-    shapes = release_shapes('AVSegFormer_res50_s4')
+    shapes = read_manifest('AVSegFormer_res50_s4')
     state_dict = meta_state_dict(shapes)
     del state_dict['head.fc.2.bias']
     del state_dict['backbone.layer2.3.bn1.running_var']
@@ -633,7 +611,7 @@ def test_missing_and_unknown_keys_are_named():
 
 
 def test_wrong_shapes_and_foreign_checkpoints_are_refused():
-    shapes = release_shapes('AVSegFormer_pvt2_s4')
+    shapes = read_manifest('AVSegFormer_pvt2_s4')
     state_dict = meta_state_dict(shapes)
     state_dict['head.mlp.layers.0.weight'] = torch.empty(
         2048, 100, 1, 1, device='meta')

@@ -36,6 +36,8 @@ step kernel_check $PYTHON -m pytest -q -p no:cacheprovider -rs \
     tests/test_models/test_layers/test_ms_deform_attn.py
 grep -E "(passed|failed|skipped|error)( |,|$)|^SKIPPED" "$LOG" | tail -n 3 \
     | tee -a "$OUT/env.txt"
+# A skipped comparison means no compiled kernel was checked: a failure here.
+grep -q "^SKIPPED.*test_ms_deform_attn" "$LOG" && FAILED="$FAILED kernel_check"
 PVT=configs/avsegformer/avsegformer_pvtv2-b5_1xb4-30e_avsbench-s4-224x224.py
 R50=configs/avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py
 # The target first: PVTv2-b5 training, fp32 against bf16 AMP, batch 4.

@@ -86,7 +86,9 @@ def main():
     cfg = Config.fromfile(args.config)
     loader_cfg = cfg.train_dataloader
     if args.synthetic:
-        folder = tempfile.mkdtemp(prefix='mmavs_speed_')
+        # Removed when the process exits.
+        workspace = tempfile.TemporaryDirectory(prefix='mmavs_speed_')
+        folder = workspace.name
         size = args.image_size or training_scale(cfg)
         roots = make_synthetic_avsbench(
             folder, tasks=task_of(cfg),

@@ -17,6 +17,7 @@ every epoch. Use the same VGGish weights as the model you train.
 import argparse
 import os
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ DATASETS = dict(s4='AVSBenchS4Dataset', ms3='AVSBenchMS3Dataset',
 
 
 def extract_features(data_root: str, task: str, vggish, splits=('train',
-                     'val', 'test'), source: str = 'log_mel',
+                     'val', 'test'), source: Optional[str] = None,
                      batch_size: int = 64, progress: bool = True) -> int:
     """Embed the audio of every clip and write the feature files.
 
@@ -36,7 +37,9 @@ def extract_features(data_root: str, task: str, vggish, splits=('train',
         task (str): ``'s4'``, ``'ms3'`` or ``'avss'``.
         vggish (nn.Module): The VGGish to run (eval mode, on its device).
         splits (Sequence[str]): Splits to process.
-        source (str): Audio read: ``'log_mel'`` (released pkl) or ``'wav'``.
+        source (str, optional): Audio read: ``'log_mel'`` (released pkl)
+            or ``'wav'``. Defaults to the data set's own (log-mel for S4 and
+            MS3, wav for AVSS).
         batch_size (int): Examples per VGGish forward.
         progress (bool): Show a progress bar.
 
@@ -78,8 +81,10 @@ def main():
     parser.add_argument('--task', required=True, choices=sorted(DATASETS))
     parser.add_argument('--checkpoint', required=True,
                         help='mmavs VGGish weights (vggish2mmavs.py output)')
-    parser.add_argument('--source', default='log_mel',
-                        choices=['log_mel', 'wav'])
+    parser.add_argument('--source', default=None,
+                        choices=['log_mel', 'wav'],
+                        help='audio to embed (default: the data set\'s own: '
+                        'log_mel for s4/ms3, wav for avss)')
     parser.add_argument('--splits', nargs='+',
                         default=['train', 'val', 'test'])
     parser.add_argument('--device', default='cpu')

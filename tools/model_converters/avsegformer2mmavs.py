@@ -307,7 +307,8 @@ def detect_release_model(
         number of classifier outputs.
 
     Raises:
-        KeyError: Neither backbone's marker key or the classifier is found.
+        KeyError: Neither backbone's marker key or the classifier is found,
+            or the classifier has a width no release model has.
     """
     found = [
         name for name, key in BACKBONE_MARKERS.items() if key in state_dict
@@ -319,7 +320,13 @@ def detect_release_model(
     if CLASSIFIER_KEY not in state_dict:
         raise KeyError('Not an AVSegFormer release checkpoint: missing '
                        f'{CLASSIFIER_KEY} (the classifier)')
-    return found[0], int(state_dict[CLASSIFIER_KEY].shape[0])
+    out_channels = int(state_dict[CLASSIFIER_KEY].shape[0])
+    if (found[0], out_channels) not in RELEASE_CONFIGS:
+        raise KeyError(
+            'Not an AVSegFormer release checkpoint: its classifier has '
+            f'{out_channels} outputs; the releases have 1 (S4, MS3) or 71 '
+            '(AVSS)')
+    return found[0], out_channels
 
 
 def strip_module_prefix(

@@ -44,8 +44,6 @@ class OriginalPVTv2(PyramidVisionTransformerV2):
                  sr_norm_eps: Optional[float] = 1e-5,
                  **kwargs):
         super().__init__(**kwargs)
-        self.patch_embed_norm_eps = patch_embed_norm_eps
-        self.sr_norm_eps = sr_norm_eps
         for patch_embed, blocks, _ in self.layers:
             if patch_embed_norm_eps is not None:
                 patch_embed.norm.eps = patch_embed_norm_eps

@@ -2,7 +2,6 @@
 """The decoder of the AVSBench baseline (Zhou et al., ECCV 2022)."""
 from typing import List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
@@ -185,10 +184,21 @@ class AVSBenchHead(AVDecodeHead):
             nn.Conv2d(feat_channels, hidden_channels, 3, padding=1),
             nn.Conv2d(hidden_channels, channels, 3, padding=1)
         ])
+        if self.fusion is not None and not hasattr(self.fusion, 'fuse'):
+            raise ValueError(
+                f'AVSBenchHead fusion {type(self.fusion).__name__} has no '
+                'fuse(feats, audio) method (see TPAVI)')
         if loss_av_match is not None and self.fusion is None:
             raise ValueError('loss_av_match needs a fusion module (TPAVI)')
         self.loss_av_match = MODELS.build(
             loss_av_match) if loss_av_match is not None else None
+        match_stages = getattr(self.loss_av_match, 'stages', None)
+        fused_stages = getattr(self.fusion, 'stages', None)
+        if match_stages is not None and fused_stages is not None and not set(
+                match_stages) <= set(fused_stages):
+            raise ValueError(
+                f'loss_av_match stages {list(match_stages)} must be among '
+                f'the fusion stages {list(fused_stages)}')
 
     @property
     def temporal(self) -> bool:
@@ -264,12 +274,12 @@ class AVSBenchHead(AVDecodeHead):
             dict[str, Tensor]: ``loss_decode`` losses, ``loss_av_match`` (if
             configured) and ``acc_seg``.
         """
-        losses, _, _ = self.decode_losses(seg_logits, batch_data_samples)
+        losses, labelled, _ = self.decode_losses(seg_logits,
+                                                 batch_data_samples)
         if self.loss_av_match is not None:
-            labelled = set(self.labelled_frames(batch_data_samples))
-            weight = torch.tensor(
-                [float(i in labelled) for i in range(len(batch_data_samples))],
-                dtype=seg_logits.dtype, device=seg_logits.device)
+            weight = seg_logits.new_zeros(len(batch_data_samples))
+            if labelled is not None:
+                weight.index_fill_(0, labelled, 1.0)
             losses[self.loss_av_match.loss_name] = self.loss_av_match(
                 seg_logits, [F.relu(m) for m in fused_maps], audio_per_level,
                 weight)

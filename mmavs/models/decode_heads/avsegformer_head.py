@@ -104,7 +104,8 @@ class AVSegFormerHead(AVDecodeHead):
         query_generator (dict): Config of the query generator.
         encoder (dict): ``DeformableEncoder`` config (num_layers, layer_cfg).
         decoder (dict): ``QueryDecoder`` config (num_layers, layer_cfg).
-        positional_encoding (dict): mmdet ``SinePositionalEncoding`` args.
+        positional_encoding (dict): mmdet ``SinePositionalEncoding`` args;
+            ``num_feats`` must be (and defaults to) ``embed_dims // 2``.
         mixer (dict, optional): Audio-visual mixer config.
         mask_mlp_channels (int): Hidden width of the mask MLP. Defaults to
             2048.
@@ -163,11 +164,13 @@ class AVSegFormerHead(AVDecodeHead):
             ConvModule(c, embed_dims, 1, bias=True, norm_cfg=norm_cfg,
                        act_cfg=None) for c in in_channels)
         self.audio_proj = nn.Linear(audio_channels, embed_dims)
-        if 2 * positional_encoding.get('num_feats', 128) != embed_dims:
+        positional_encoding = dict(positional_encoding)
+        positional_encoding.setdefault('num_feats', embed_dims // 2)
+        if 2 * positional_encoding['num_feats'] != embed_dims:
             raise ValueError(
                 'positional_encoding.num_feats must be embed_dims / 2 '
                 f'(the encoding has 2 * num_feats channels), got num_feats='
-                f"{positional_encoding.get('num_feats', 128)} for "
+                f"{positional_encoding['num_feats']} for "
                 f'embed_dims={embed_dims}')
         self.positional_encoding = SinePositionalEncoding(
             **positional_encoding)

@@ -18,6 +18,7 @@ on its own; it builds one when it is forced to use the kernel
 (``use_compiled=True``) or when the environment sets
 ``MMAVS_BUILD_KERNELS=1``. ``tools/misc/build_kernels.py`` builds it ahead.
 """
+import functools
 import hashlib
 import importlib.util
 import os
@@ -45,6 +46,9 @@ MMCV_SOURCES = ('pytorch/cuda/ms_deform_attn_cuda.cu',
                 'common/pytorch_cuda_helper.hpp')
 # CUDA library headers that torch's ATen/cuda/CUDAContextLight.h includes.
 LIBRARY_HEADERS = ('cusparse.h', 'cublas_v2.h', 'cublasLt.h', 'cusolverDn.h')
+# A CUDA architecture: major.minor, an optional arch-specific suffix ('9.0a')
+# and an optional '+PTX'.
+ARCH_PATTERN = re.compile(r'(\d+)\.(\d+)([a-z]?)(\+PTX)?')
 
 # Python entry points with the names and keyword arguments that mmcv's
 # MultiScaleDeformableAttnFunction passes to ``mmcv._ext``.
@@ -148,7 +152,12 @@ def kernel_root() -> Path:
     Returns:
         Path: The folder (it may not exist yet).
     """
-    override = os.environ.get(KERNEL_DIR_ENV)
+    return _kernel_root(os.environ.get(KERNEL_DIR_ENV))
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_root(override: Optional[str]) -> Path:
+    # Cached: forward passes ask for it while looking for a build.
     if override:
         return Path(override).expanduser()
     import mmcv
@@ -189,7 +198,7 @@ def resolve_arch_list(arch_list: Optional[Sequence[str]] = None) -> List[str]:
             for index in range(torch.cuda.device_count())
         ]
     for arch in arch_list:
-        if not re.fullmatch(r'\d+\.\d+[a-z]?(\+PTX)?', arch):
+        if not ARCH_PATTERN.fullmatch(arch):
             raise KernelBuildError(
                 f'Unknown CUDA architecture {arch!r}; use the form 9.0, '
                 '8.6 or 9.0+PTX.')
@@ -221,7 +230,7 @@ def _fit(folder: Path, capability: Tuple[int, int]) -> int:
         return 0
     best = 0
     for arch in folder.name[len('arch-'):].split('-'):
-        match = re.fullmatch(r'(\d+)\.(\d+)([a-z]?)(\+PTX)?', arch)
+        match = ARCH_PATTERN.fullmatch(arch)
         if match is None:
             continue
         major, minor = int(match.group(1)), int(match.group(2))

@@ -89,12 +89,18 @@ class AVMatchingLoss(nn.Module):
             return F.adaptive_avg_pool2d(mask, size)
         return F.adaptive_max_pool2d(mask, size)
 
-    def _foreground(self, seg_logits: Tensor, size) -> Tensor:
+    def _full_size_foreground(self, seg_logits: Tensor) -> Tensor:
+        """What is pooled per level: the logits of a binary model (pooled,
+        then squashed), a 0/1 not-background map of a class model."""
         if seg_logits.shape[1] == 1:
-            return self._pool(seg_logits, size).sigmoid()
+            return seg_logits
         background = self.background_index % seg_logits.shape[1]
         hard = (seg_logits.argmax(1, keepdim=True) != background)
-        return self._pool(hard.to(seg_logits.dtype), size)
+        return hard.to(seg_logits.dtype)
+
+    def _foreground(self, full_size: Tensor, binary: bool, size) -> Tensor:
+        pooled = self._pool(full_size, size)
+        return pooled.sigmoid() if binary else pooled
 
     def forward(self,
                 seg_logits: Tensor,
@@ -128,6 +134,9 @@ class AVMatchingLoss(nn.Module):
             weight = seg_logits.new_ones(num_frames)
         weight = weight.to(seg_logits.dtype)
         total = seg_logits.new_zeros(())
+        # The argmax over the classes is the same for every level.
+        full_size = self._full_size_foreground(seg_logits)
+        binary = seg_logits.shape[1] == 1
         for stage in stages:
             visual, audio = visual_maps[stage], audio_feats[stage]
             if visual is None or audio is None:
@@ -136,7 +145,7 @@ class AVMatchingLoss(nn.Module):
             if audio.shape[1] != visual.shape[1]:
                 raise ValueError(f'level {stage}: audio has {audio.shape[1]} '
                                  f'channels, visual map {visual.shape[1]}')
-            mask = self._foreground(seg_logits, visual.shape[-2:])
+            mask = self._foreground(full_size, binary, visual.shape[-2:])
             if self.threshold_mask:
                 mask = (mask > 0.5).to(visual.dtype)
                 pooled = (visual * mask).sum((2, 3)) / (

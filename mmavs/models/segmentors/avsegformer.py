@@ -1,6 +1,6 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Audio-visual segmentors."""
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
@@ -9,6 +9,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
+
+from ..decode_heads.av_decode_head import AVDecodeHead
 
 
 @MODELS.register_module()
@@ -81,6 +83,21 @@ class AVEncoderDecoder(BaseSegmentor):
         if mode != 'whole':
             raise ValueError(f'{type(self).__name__} supports test_cfg '
                              f"mode='whole' only, got {mode!r}")
+        if (train_cfg or {}).get('skip_unlabelled_frames', False) and \
+                not self.processes_frames_independently:
+            raise ValueError(
+                'train_cfg.skip_unlabelled_frames=True needs a model that '
+                'processes frames independently; this one has a temporal '
+                'module.')
+
+    @property
+    def auxiliary_heads(self) -> List[nn.Module]:
+        """The auxiliary heads as a list (empty without any)."""
+        if self.auxiliary_head is None:
+            return []
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            return list(self.auxiliary_head)
+        return [self.auxiliary_head]
 
     @staticmethod
     def _takes_audio(module) -> bool:
@@ -141,11 +158,8 @@ class AVEncoderDecoder(BaseSegmentor):
     def processes_frames_independently(self) -> bool:
         """True when no module mixes information across the frames of a clip
         (a module that does declares ``temporal = True``)."""
-        modules = [self.backbone, self.neck, self.decode_head]
-        if isinstance(self.auxiliary_head, nn.ModuleList):
-            modules += list(self.auxiliary_head)
-        else:
-            modules.append(self.auxiliary_head)
+        modules = [self.backbone, self.neck, self.decode_head
+                   ] + self.auxiliary_heads
         return not any(
             getattr(module, 'temporal', False) for module in modules
             if module is not None)
@@ -161,26 +175,24 @@ class AVEncoderDecoder(BaseSegmentor):
         times less for S4, where only the first of 5 frames is labelled.
         Each kept frame becomes a one-frame clip.
         """
-        flags = [bool(s.metainfo.get('label_flag', True))
-                 for s in data_samples]
-        if all(flags) or not any(flags):
+        labelled = AVDecodeHead.labelled_frames(data_samples)
+        if len(labelled) in (0, len(data_samples)):
             return inputs, data_samples
         # Indices from host-side flags: no device synchronisation.
-        keep = torch.tensor([i for i, flag in enumerate(flags) if flag],
-                            device=inputs['frames'].device)
+        keep = torch.tensor(labelled, device=inputs['frames'].device)
         frames = inputs['frames'].flatten(0, 1).index_select(0, keep)
         audio = inputs['audio'].flatten(0, 1).index_select(0, keep)
         kept_inputs = dict(frames=frames.unsqueeze(1),
                            audio=audio.unsqueeze(1))
-        kept_samples = [s for s, flag in zip(data_samples, flags) if flag]
+        kept_samples = [data_samples[index] for index in labelled]
         return kept_inputs, kept_samples
 
     def loss(self, inputs: dict, data_samples: SampleList) -> dict:
         """Losses of the decode head (and auxiliary heads).
 
         With ``train_cfg=dict(skip_unlabelled_frames=True)`` unlabelled
-        frames are dropped first (see :meth:`_labelled_frames_only`); this
-        is refused for models with temporal modules.
+        frames are dropped first (see :meth:`_labelled_frames_only`); models
+        with temporal modules refuse that setting when they are built.
 
         Args:
             inputs (dict): See :meth:`extract_feat`.
@@ -191,11 +203,6 @@ class AVEncoderDecoder(BaseSegmentor):
             dict[str, Tensor]: Losses prefixed ``decode.`` / ``aux.``.
         """
         if (self.train_cfg or {}).get('skip_unlabelled_frames', False):
-            if not self.processes_frames_independently:
-                raise ValueError(
-                    'train_cfg.skip_unlabelled_frames=True needs a model '
-                    'that processes frames independently; this one has a '
-                    'temporal module.')
             inputs, data_samples = self._labelled_frames_only(
                 inputs, data_samples)
         feats = self.extract_feat(inputs)
@@ -204,9 +211,8 @@ class AVEncoderDecoder(BaseSegmentor):
             self._head_inputs(feats, self.decode_head), data_samples,
             self.train_cfg)
         losses.update({f'decode.{k}': v for k, v in head_losses.items()})
-        if self.auxiliary_head is not None:
-            heads = self.auxiliary_head if isinstance(
-                self.auxiliary_head, Sequence) else [self.auxiliary_head]
+        heads = self.auxiliary_heads
+        if heads:
             for index, head in enumerate(heads):
                 prefix = 'aux' if len(heads) == 1 else f'aux_{index}'
                 aux_losses = head.loss(

@@ -178,3 +178,18 @@ def test_semantic_loss_and_predict():
     metas = [dict(img_shape=(32, 32), pad_shape=(32, 32))] * 2
     logits = head.predict((visual, audio), metas, dict(mode='whole'))
     assert logits.shape == (2, 4, 32, 32)
+
+
+def test_inconsistent_fusion_settings_fail_when_built():
+    with pytest.raises(ValueError, match=r'stages \[3\] must be among'):
+        _head(fusion=dict(type='TPAVI', stages=(0, 1)),
+              loss_av_match=dict(type='AVMatchingLoss', stages=(3, )))
+
+    class FusionWithoutFuse(torch.nn.Module):
+
+        def __init__(self, in_channels):
+            super().__init__()
+
+    MODELS.register_module(module=FusionWithoutFuse, force=True)
+    with pytest.raises(ValueError, match='has no fuse'):
+        _head(fusion=dict(type='FusionWithoutFuse'))

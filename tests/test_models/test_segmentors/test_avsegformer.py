@@ -101,3 +101,28 @@ def test_padded_frames_predict_background(model):
         results = model(inputs, samples, mode='predict')
     assert not results[2].pred_sem_seg.data.any()
     assert torch.all(results[2].seg_logits.data == 0.5)  # sigmoid(0)
+
+
+def test_a_list_of_auxiliary_heads_adds_one_loss_each():
+    cfg = shrink_model_cfg(get_model_cfg(S4_R50))
+    fcn = dict(
+        type='FCNHead', in_channels=256, in_index=2, channels=8,
+        num_convs=1, concat_input=False, num_classes=2, out_channels=1,
+        threshold=0.5, norm_cfg=dict(type='BN', requires_grad=True),
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=0.4))
+    cfg.auxiliary_head = [fcn, fcn]
+    segmentor = MODELS.build(cfg)
+    inputs, samples = demo_av_batch(batch_size=1, num_frames=2)
+    losses = segmentor(inputs, samples, mode='loss')
+    assert {'aux_0.loss_ce', 'aux_1.loss_ce'} <= set(losses)
+    assert len(segmentor.auxiliary_heads) == 2
+
+
+def test_skipping_frames_is_refused_for_temporal_models_when_built():
+    cfg = shrink_model_cfg(
+        get_model_cfg('avsbench/avsbench-tpavi_r50_1xb4-15e_avsbench-s4-'
+                      '224x224.py'))
+    cfg.train_cfg = dict(skip_unlabelled_frames=True)
+    with pytest.raises(ValueError, match='temporal module'):
+        MODELS.build(cfg)

@@ -178,12 +178,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run_one(inferencer, path: str, args, used: set) -> dict:
     """Segment one input; its outputs go to a folder named after it."""
-    name = osp.splitext(osp.basename(osp.normpath(path)))[0]
-    unique, count = name, 0
-    while unique in used:
-        count += 1
-        unique = f'{name}_{count}'
-    used.add(unique)
+    from .inferencer import unique_name
+    unique = unique_name(
+        osp.splitext(osp.basename(osp.normpath(path)))[0], used)
     if osp.isdir(path):
         item = dict(
             frames=path,

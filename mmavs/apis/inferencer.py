@@ -57,7 +57,7 @@ import warnings
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+                    Set, Tuple, Union)
 
 import cv2
 import numpy as np
@@ -70,7 +70,7 @@ from mmengine.infer.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
-from mmseg.registry import DATASETS, TRANSFORMS
+from mmseg.registry import DATASETS
 
 from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, EXAMPLE_SHAPE,
                                   LOG_OFFSET, NUM_MEL_BINS, SAMPLE_RATE,
@@ -82,7 +82,7 @@ from mmavs.datasets.transforms.loading import read_frame
 from mmavs.datasets.video_io import (AudioTrack, VideoFrame, VideoReadError,
                                      iter_video_frames, probe_video,
                                      read_audio_track, write_video)
-from mmavs.visualization.avs_visualizer import DEFAULT_FOREGROUND, overlay_mask
+from mmavs.visualization.avs_visualizer import BINARY_PALETTE, overlay_mask
 
 #: Samples of audio (16 kHz) one VGGish example looks at: 96 STFT frames.
 WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \
@@ -101,7 +101,7 @@ AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.mp3', '.m4a', '.aac', '.opus',
 LOADING_TRANSFORMS = ('LoadAVSFrames', 'LoadAVSAnnotations', 'LoadAVSAudio')
 BINARY_META = dict(
     classes=('background', 'foreground'),
-    palette=[[0, 0, 0], list(DEFAULT_FOREGROUND)])
+    palette=[list(colour) for colour in BINARY_PALETTE])
 
 InputType = Union[str, 'os.PathLike[str]', dict]
 InputsType = Union[InputType, Sequence[InputType]]
@@ -308,6 +308,25 @@ def deal_clips(count: int, stride: int, num_frames: int) -> List[List[int]]:
     ] for offset in range(min(stride, count))]
 
 
+def unique_name(name: str, used: Set[str]) -> str:
+    """``name``, or ``name_1``, ``name_2``, ... when taken; the result is
+    added to ``used``.
+
+    Args:
+        name (str): Wanted name (of an output folder).
+        used (set[str]): Names given out so far; updated.
+
+    Returns:
+        str: A name not in ``used`` before the call.
+    """
+    unique, count = name, 0
+    while unique in used:
+        count += 1
+        unique = f'{name}_{count}'
+    used.add(unique)
+    return unique
+
+
 def _natural_key(name: str):
     return [
         int(part) if part.isdigit() else part.lower()
@@ -442,6 +461,8 @@ class AVSInferencer(BaseInferencer):
         if str(next(self.model.parameters()).device) == 'cpu':
             # SyncBN configs cannot run outside distributed training.
             self.model = revert_sync_batchnorm(self.model)
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f'num_frames must be >= 1, got {num_frames}')
         self.num_frames = int(num_frames or self._config_num_frames())
         # Clips of frames one second apart matter only to models that mix
         # the frames of a clip; the others get consecutive samples, which
@@ -487,8 +508,6 @@ class AVSInferencer(BaseInferencer):
                     f'class_{index}'
                     for index in range(self.model.num_classes))
         if binary:
-            # The binary data sets draw white, which vanishes on bright
-            # frames.
             meta['palette'] = BINARY_META['palette']
         elif not meta.get('palette'):
             meta['palette'] = bit_interleaved_palette(len(meta['classes']))
@@ -551,9 +570,10 @@ class AVSInferencer(BaseInferencer):
         if not kept or kept[-1]['type'].split('.')[-1] != 'PackAVSInputs':
             raise ValueError('The test pipeline must end with PackAVSInputs; '
                              f'got {[t["type"] for t in pipeline_cfg]}')
-        self.frame_pipeline = Compose(kept[:-1])
-        self.pack = TRANSFORMS.build(kept[-1])
-        return Compose(kept)
+        pipeline = Compose(kept)
+        self.frame_pipeline = Compose(pipeline.transforms[:-1])
+        self.pack = pipeline.transforms[-1]
+        return pipeline
 
     def _init_visualizer(self, cfg: Config) -> None:
         """No mmengine visualizer: overlays are drawn with
@@ -705,6 +725,11 @@ class AVSInferencer(BaseInferencer):
                 next(iter(shapes))[2] != 3:
             raise ValueError(f'{name}: frames must be [H, W, 3] images of '
                              f'one size, got shapes {sorted(shapes)[:3]}')
+        dtypes = {np.asarray(f).dtype for f in frames}
+        if dtypes != {np.dtype(np.uint8)}:
+            # A float image in [0, 1] would turn black when cast.
+            raise ValueError(f'{name}: frames must be uint8 images (0-255), '
+                             f'got {sorted(str(d) for d in dtypes)}')
         order = item.get('channel_order', 'bgr')
         if order not in ('bgr', 'rgb'):
             raise ValueError(f"{name}: channel_order must be 'bgr' or "
@@ -1097,19 +1122,14 @@ class AVSInferencer(BaseInferencer):
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         single = not isinstance(inputs, (list, tuple))
-        used_names: Dict[str, int] = {}
+        used_names: Set[str] = set()
         results = []
         for position, item in enumerate(self._inputs_to_list(inputs)):
             source = self._load_source(item, position, allow_truncated)
             result = self._infer_source(source, fps, batch_size,
                                         return_datasamples)
             if out_dir is not None:
-                name = source.name
-                if name in used_names:
-                    used_names[name] += 1
-                    name = f'{name}_{used_names[source.name]}'
-                else:
-                    used_names[name] = 0
+                name = unique_name(source.name, used_names)
                 result['out_files'] = self._write_outputs(
                     source, result, osp.join(out_dir, name), save_masks,
                     save_overlay, save_summary, opacity)

@@ -49,7 +49,6 @@ MEL_MAX_HZ = 7500.0
 LOG_OFFSET = 0.01
 #: 0.96 s of 10 ms frames per example, examples do not overlap.
 EXAMPLE_NUM_FRAMES = 96
-EXAMPLE_HOP_FRAMES = 96
 #: Shape of one example as released in the AVSBench ``.pkl`` files.
 EXAMPLE_SHAPE = (1, EXAMPLE_NUM_FRAMES, NUM_MEL_BINS)
 
@@ -251,11 +250,8 @@ def waveform_to_log_mel_examples(waveform: np.ndarray,
         (5, 1, 96, 64)
     """
     log_mel = log_mel_spectrogram(waveform, sample_rate)
-    num_examples = 0
-    if log_mel.shape[0] >= EXAMPLE_NUM_FRAMES:
-        num_examples = 1 + (log_mel.shape[0] -
-                            EXAMPLE_NUM_FRAMES) // EXAMPLE_HOP_FRAMES
-    # With hop == window the examples are plain consecutive blocks.
+    # The examples do not overlap: plain consecutive blocks.
+    num_examples = log_mel.shape[0] // EXAMPLE_NUM_FRAMES
     examples = log_mel[:num_examples * EXAMPLE_NUM_FRAMES]
     return examples.reshape(num_examples, 1, EXAMPLE_NUM_FRAMES, NUM_MEL_BINS)
 

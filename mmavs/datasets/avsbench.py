@@ -259,13 +259,14 @@ class AVSBenchBaseDataset(BaseSegDataset):
                 (key or '').strip(): (value or '').strip()
                 for key, value in raw.items()
             }
+            # Set first: keep_row names the line in its errors.
+            row['_line'] = str(line)
             split_counts[row['split']] = split_counts.get(row['split'], 0) + 1
             if row['split'] != self.split or not self.keep_row(row):
                 continue
             if not row.get(name_column):
                 raise AVSDataError(f'{self.ann_file}: line {line} has no '
                                    f'clip name in column "{name_column}"')
-            row['_line'] = str(line)
             rows.append(row)
         if not rows:
             raise AVSDataError(
@@ -526,7 +527,7 @@ class AVSBenchSemanticDataset(AVSBenchBaseDataset):
     def keep_row(self, row: Dict[str, str]) -> bool:
         if row['label'] not in AVSS_SUBSETS:
             raise AVSDataError(
-                f'{self.ann_file}: line {row.get("_line", "?")} (uid '
+                f'{self.ann_file}: line {row["_line"]} (uid '
                 f'{row.get("uid")}) has unknown label {row["label"]!r}; '
                 f'expected one of {AVSS_SUBSETS}')
         return row['label'] in self.subsets

@@ -413,10 +413,6 @@ def iter_video_frames(path: PathLike,
         container.close()
 
 
-def _even(value: int) -> int:
-    return value + (value % 2)
-
-
 def pad_to_even(image: np.ndarray) -> np.ndarray:
     """Repeat the last row/column of an image whose size is odd.
 

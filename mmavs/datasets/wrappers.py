@@ -1,6 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Dataset wrappers for audio-visual experiments."""
-import copy
 from typing import List, Union
 
 from mmengine.dataset import BaseDataset
@@ -34,8 +33,8 @@ class AudioSwapDataset:
 
     @property
     def metainfo(self) -> dict:
-        """The wrapped dataset's meta information."""
-        return copy.deepcopy(self.dataset.metainfo)
+        """The wrapped dataset's meta information (a copy, made by it)."""
+        return self.dataset.metainfo
 
     def full_init(self) -> None:
         """Initialise the wrapped dataset and pick the audio partners."""
@@ -68,11 +67,12 @@ class AudioSwapDataset:
 
     def get_data_info(self, index: int) -> dict:
         """Clip ``index``'s annotation with its partner's audio entries."""
-        info = copy.deepcopy(self.dataset.get_data_info(index))
+        # mmengine's get_data_info returns fresh copies: no copying here.
+        info = self.dataset.get_data_info(index)
         donor = self.dataset.get_data_info(self.partner(index))
         for key, value in donor.items():
             if key.startswith('audio'):
-                info[key] = copy.deepcopy(value)
+                info[key] = value
         info['audio_from'] = donor.get('clip_name')
         return info
 

@@ -3,12 +3,11 @@
 from .functional import (binary_frame_stats, binary_iou, binary_pr_counts,
                          binary_scores, fscore_curve, fscore_thresholds,
                          semantic_class_scores, semantic_frame_stats)
-from .metrics import (AVSBinaryMetric, AVSSemanticMetric, BaseAVSClipMetric,
-                      bit_interleave_palette)
+from .metrics import AVSBinaryMetric, AVSSemanticMetric, BaseAVSClipMetric
 
 __all__ = [
     'AVSBinaryMetric', 'AVSSemanticMetric', 'BaseAVSClipMetric',
-    'bit_interleave_palette', 'binary_frame_stats', 'binary_iou',
+    'binary_frame_stats', 'binary_iou',
     'binary_pr_counts', 'binary_scores', 'fscore_curve', 'fscore_thresholds',
     'semantic_class_scores', 'semantic_frame_stats'
 ]

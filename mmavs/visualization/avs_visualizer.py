@@ -11,6 +11,8 @@ from mmseg.visualization import SegLocalVisualizer
 # Colour of "sounding" in binary tasks (their palettes use white, which does
 # not show on bright frames).
 DEFAULT_FOREGROUND = (255, 0, 255)
+#: Masks of binary models: the data sets' white vanishes on bright frames.
+BINARY_PALETTE = [(0, 0, 0), DEFAULT_FOREGROUND]
 
 
 def overlay_mask(image: np.ndarray,
@@ -91,11 +93,9 @@ class AVSLocalVisualizer(SegLocalVisualizer):
         Returns:
             np.ndarray: RGB image [rows * H, T * W, 3].
         """
-        palette = (self.dataset_meta or {}).get('palette') or [
-            (0, 0, 0), DEFAULT_FOREGROUND
-        ]
-        if len(palette) == 2:
-            palette = [(0, 0, 0), DEFAULT_FOREGROUND]
+        palette = (self.dataset_meta or {}).get('palette')
+        if not palette or len(palette) == 2:
+            palette = BINARY_PALETTE
         scale = max(1, -(-self.min_size // min(frames[0].shape[:2])))
         frames = [
             cv2.resize(frame, None, fx=scale, fy=scale,

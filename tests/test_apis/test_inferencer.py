@@ -13,7 +13,7 @@ import torch
 from mmavs.apis import (AudioTrack, AudioWindows, AVSInferencer,
                         VideoReadError, find_config, iter_video_frames,
                         probe_video, read_audio_track)
-from mmavs.apis.inferencer import deal_clips
+from mmavs.apis.inferencer import deal_clips, unique_name
 from mmavs.datasets.audio import log_mel_spectrogram
 
 SILENCE = np.log(0.01)
@@ -406,6 +406,13 @@ def test_arguments(fast_inferencer, videos):
         fast_inferencer(3)
     with pytest.raises(ValueError, match='"video", or "frames"'):
         fast_inferencer(dict(frames=np.zeros((2, 8, 8, 3), np.uint8)))
+    with pytest.raises(ValueError, match=r'clip: frames must be uint8.*float'):
+        fast_inferencer(dict(frames=np.zeros((2, 8, 8, 3), np.float32),
+                             audio=np.zeros(32000, np.float32),
+                             sample_rate=16000, name='clip'))
+    with pytest.raises(ValueError, match='num_frames must be >= 1'):
+        AVSInferencer('avsegformer_r50_1xb4-30e_avsbench-s4-224x224',
+                      num_frames=0)
 
 
 def test_config_names():
@@ -506,3 +513,9 @@ def test_temporal_model(helpers, videos):
     result = inferencer(videos['odd'], fps='all', batch_size=4)
     assert result['masks'].shape == (22, 33, 47)
     assert result['num_padded'] == 28
+
+
+def test_output_names_never_collide():
+    used = set()
+    names = [unique_name(name, used) for name in ('a', 'a', 'a_1', 'a')]
+    assert names == ['a', 'a_1', 'a_1_1', 'a_2']

@@ -349,7 +349,10 @@ def test_bad_avss_metadata(writable_task):
         text = file.read()
     with open(csv_path, 'w') as file:
         file.write(text.replace(',train,v2', ',train,v3', 1))
-    with pytest.raises(AVSDataError, match="unknown label 'v3'"):
+    line = next(number for number, row in enumerate(text.splitlines(), 1)
+                if ',train,v2' in row)
+    with pytest.raises(AVSDataError,
+                       match=f"line {line} .*unknown label 'v3'"):
         AVSBenchSemanticDataset(
             data_root=root, split='train', label2idx_file=None)
 

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from mmengine.evaluator import Evaluator
 from PIL import Image
 
-from mmavs.evaluation import AVSSemanticMetric, bit_interleave_palette
+from mmavs.datasets import bit_interleaved_palette
+from mmavs.evaluation import AVSSemanticMetric
 from mmseg.registry import METRICS
 
 NUM_CLASSES = 5
@@ -201,7 +202,7 @@ def test_output_dir(avs_frames, tmp_path):
 
 
 def test_palette():
-    palette = bit_interleave_palette(71)
+    palette = np.asarray(bit_interleaved_palette(71), np.uint8)
     assert palette.shape == (71, 3)
     # VOC colours: 1 dark red, 2 dark green, 3 olive, 7 grey, 8 dark-dark red
     np.testing.assert_array_equal(palette[[0, 1, 2, 3, 7, 8]],

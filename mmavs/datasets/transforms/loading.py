@@ -140,6 +140,12 @@ def palette_lookup(palette: Sequence[Sequence[int]]):
     return codes[order], order
 
 
+def _check_unknown_color(unknown_color: str) -> None:
+    if unknown_color not in ('error', 'background', 'ignore'):
+        raise ValueError("unknown_color must be 'error', 'background' or "
+                         f"'ignore', got {unknown_color!r}")
+
+
 def decode_palette_mask(rgb: np.ndarray,
                         palette: Sequence[Sequence[int]],
                         path: str = '<array>',
@@ -164,9 +170,7 @@ def decode_palette_mask(rgb: np.ndarray,
         AVSDataError: ``unknown_color='error'`` and some pixel's colour is
             not in the palette; the message lists the colours.
     """
-    if unknown_color not in ('error', 'background', 'ignore'):
-        raise ValueError("unknown_color must be 'error', 'background' or "
-                         f"'ignore', got {unknown_color!r}")
+    _check_unknown_color(unknown_color)
     codes, classes = palette_lookup(palette)
     rgb = rgb.astype(np.int64)
     pixel_codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
@@ -423,11 +427,11 @@ class LoadAVSAnnotations(BaseTransform):
         if mask_type not in ('auto', 'binary', 'palette'):
             raise ValueError("mask_type must be 'auto', 'binary' or "
                              f"'palette', got {mask_type!r}")
-        if unknown_color not in ('error', 'background', 'ignore'):
-            raise ValueError("unknown_color must be 'error', 'background' or "
-                             f"'ignore', got {unknown_color!r}")
+        _check_unknown_color(unknown_color)
         self.mask_type = mask_type
         self.palette = AVSS_PALETTE if palette is None else palette
+        # A broken palette fails here, not in a loader worker.
+        palette_lookup(self.palette)
         self.unknown_color = unknown_color
         self.ignore_index = ignore_index
         self.padded_label = padded_label

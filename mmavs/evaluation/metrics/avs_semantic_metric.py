@@ -15,16 +15,6 @@ from ...datasets.avsbench import bit_interleaved_palette
 from .base_avs_metric import BaseAVSClipMetric, json_float
 
 
-def bit_interleave_palette(num_classes: int) -> np.ndarray:
-    """The AVSS palette as a uint8 [num_classes, 3] array (RGB).
-
-    A thin wrapper of
-    :func:`mmavs.datasets.avsbench.bit_interleaved_palette`, which the
-    datasets use to read the colour masks.
-    """
-    return np.asarray(bit_interleaved_palette(num_classes), dtype=np.uint8)
-
-
 @METRICS.register_module()
 class AVSSemanticMetric(BaseAVSClipMetric):
     """AVSBench-semantic (AVSS) mIoU and F-score, as the AVSS release.
@@ -140,7 +130,8 @@ class AVSSemanticMetric(BaseAVSClipMetric):
         palette = (self.dataset_meta or {}).get('palette')
         if palette is not None and len(palette) >= num_classes:
             return np.asarray(palette, dtype=np.uint8)
-        return bit_interleave_palette(max(num_classes, 1))
+        return np.asarray(
+            bit_interleaved_palette(max(num_classes, 1)), dtype=np.uint8)
 
     def _pred_labels(self, frame: dict) -> Tuple[Tensor, Optional[int]]:
         """Predicted class ids [H, W] at the evaluation size, and the

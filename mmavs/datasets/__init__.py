@@ -7,7 +7,7 @@ from .audio import (AVSDataError, file_to_log_mel_examples, load_waveform,
 from .avsbench import (AVSS_CLASSES, AVSS_PALETTE, S4_CATEGORIES,
                        AVSBenchBaseDataset, AVSBenchMS3Dataset,
                        AVSBenchS4Dataset, AVSBenchSemanticDataset,
-                       bit_interleaved_palette)
+                       avs_dataset_class, bit_interleaved_palette)
 from .synthetic import make_synthetic_avsbench
 from .transforms import (ClipTransform, LoadAVSAnnotations, LoadAVSAudio,
                          LoadAVSFrames, PackAVSInputs)
@@ -18,7 +18,7 @@ __all__ = [
     'log_mel_spectrogram', 'waveform_to_log_mel_examples', 'AVSS_CLASSES',
     'AVSS_PALETTE', 'S4_CATEGORIES', 'AVSBenchBaseDataset',
     'AVSBenchMS3Dataset', 'AVSBenchS4Dataset', 'AVSBenchSemanticDataset',
-    'bit_interleaved_palette', 'make_synthetic_avsbench', 'ClipTransform',
-    'PackAVSInputs', 'LoadAVSAnnotations', 'LoadAVSAudio', 'LoadAVSFrames',
-    'AudioSwapDataset'
+    'avs_dataset_class', 'bit_interleaved_palette', 'make_synthetic_avsbench',
+    'ClipTransform', 'PackAVSInputs', 'LoadAVSAnnotations', 'LoadAVSAudio',
+    'LoadAVSFrames', 'AudioSwapDataset'
 ]

@@ -605,3 +605,32 @@ class AVSBenchSemanticDataset(AVSBenchBaseDataset):
             label_flags=[int(i in labelled) for i in range(self.NUM_FRAMES)],
             frame_valid=[int(i < num_real) for i in range(self.NUM_FRAMES)],
             audio_path=osp.join(clip_dir, audio_name))
+
+
+def avs_dataset_class(dataset_cfg: dict) -> type:
+    """The AVSBench dataset class a dataset config builds.
+
+    Wrappers (``AudioSwapDataset``, mmengine's ``ConcatDataset`` of one
+    ``dataset``, ...) are looked through, so tools can read ``TASK``,
+    ``NUM_FRAMES`` and ``DEFAULT_AUDIO_SOURCE`` of any AVS config.
+
+    Args:
+        dataset_cfg (dict): A dataloader's ``dataset`` config.
+
+    Returns:
+        type: A subclass of :class:`AVSBenchBaseDataset`.
+
+    Raises:
+        ValueError: The config builds no AVSBench dataset.
+    """
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg['dataset']
+    dataset_type = dataset_cfg.get('type')
+    dataset_class = DATASETS.get(dataset_type) if isinstance(
+        dataset_type, str) else dataset_type
+    if not (isinstance(dataset_class, type)
+            and issubclass(dataset_class, AVSBenchBaseDataset)):
+        raise ValueError(f'{dataset_type!r} is not an AVSBench dataset '
+                         '(AVSBenchS4Dataset, AVSBenchMS3Dataset, '
+                         'AVSBenchSemanticDataset or a subclass)')
+    return dataset_class

@@ -55,12 +55,9 @@ def build_model(config: str, device: torch.device):
 
 
 def frames_per_clip(cfg, override):
-    if override:
-        return override
-    dataset = cfg.test_dataloader.dataset
-    while 'dataset' in dataset:
-        dataset = dataset.dataset
-    return 10 if 'Semantic' in dataset.type else 5
+    from mmavs.datasets import avs_dataset_class
+    dataset_class = avs_dataset_class(cfg.test_dataloader.dataset)
+    return override or dataset_class.NUM_FRAMES
 
 
 def count_flops(model, inputs):

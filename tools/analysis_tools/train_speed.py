@@ -62,12 +62,6 @@ def training_scale(cfg):
     return 224
 
 
-def task_of(cfg):
-    dataset_type = cfg.train_dataloader.dataset.type
-    return 'avss' if 'Semantic' in dataset_type else (
-        'ms3' if 'MS3' in dataset_type else 's4')
-
-
 def main():
     args = parse_args()
     import mmavs  # noqa: F401
@@ -76,7 +70,7 @@ def main():
     from mmengine.runner import Runner
     from mmseg.registry import MODELS
 
-    from mmavs.datasets import make_synthetic_avsbench
+    from mmavs.datasets import avs_dataset_class, make_synthetic_avsbench
     from mmavs.utils import register_all_modules
     from mmavs.utils.benchmark import (autocast, peak_memory_mb,
                                        reset_peak_memory, synchronize)
@@ -90,11 +84,12 @@ def main():
         workspace = tempfile.TemporaryDirectory(prefix='mmavs_speed_')
         folder = workspace.name
         size = args.image_size or training_scale(cfg)
+        task = avs_dataset_class(loader_cfg.dataset).TASK
         roots = make_synthetic_avsbench(
-            folder, tasks=task_of(cfg),
+            folder, tasks=task,
             num_clips=dict(train=args.num_clips, val=2, test=2),
             image_size=size)
-        loader_cfg.dataset.data_root = roots[task_of(cfg)]
+        loader_cfg.dataset.data_root = roots[task]
     elif args.data_root:
         loader_cfg.dataset.data_root = args.data_root
     loader_cfg.num_workers = args.workers

@@ -1,10 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-from .compat import (MissingCompiledOpError, apply_compat_patches,
-                     has_compiled_mmcv_ops, has_mmcv_kernel,
-                     provide_mmcv_kernels)
+from .compat import apply_compat_patches
 from .setup_env import register_all_modules
 
-__all__ = [
-    'MissingCompiledOpError', 'apply_compat_patches', 'has_compiled_mmcv_ops',
-    'has_mmcv_kernel', 'provide_mmcv_kernels', 'register_all_modules'
-]
+__all__ = ['apply_compat_patches', 'register_all_modules']

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mmavs.testing._utils import REPO_ROOT
-from mmavs.utils import has_compiled_mmcv_ops
+from mmavs.ops import has_compiled_mmcv_ops
 
 
 @pytest.mark.skipif(has_compiled_mmcv_ops(),

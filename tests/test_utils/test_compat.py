@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import mmavs
-from mmavs.utils import MissingCompiledOpError, has_compiled_mmcv_ops
-from mmavs.utils.compat import install_mmcv_ext_stand_in
+from mmavs.ops import MissingCompiledOpError, has_compiled_mmcv_ops
+from mmavs.ops import install_mmcv_ext_stand_in
 
 needs_stand_in = pytest.mark.skipif(
     has_compiled_mmcv_ops(), reason='full mmcv with compiled ops installed')

@@ -36,10 +36,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import mmavs  # noqa: F401  (installs the stand-in mmcv._ext)
-    from mmavs.models.layers.ms_deform_attn_kernel import (
+    from mmavs.ops.ms_deform_attn_build import (
         KERNEL_NAMES, KernelBuildError, build_ms_deform_attn_kernel,
         kernel_dir, kernel_root)
-    from mmavs.utils import has_compiled_mmcv_ops
+    from mmavs.ops import has_compiled_mmcv_ops
     if has_compiled_mmcv_ops():
         print('This mmcv has compiled ops: nothing to build.')
         return 0

@@ -1,17 +1,13 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""Multi-scale deformable attention with a compiled and a pure-PyTorch path."""
-import math
+"""Multi-scale deformable attention, the ``nn.Module``; its kernels live in
+:mod:`mmavs.ops`."""
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from mmcv.ops.multi_scale_deform_attn import (
-    MultiScaleDeformableAttention, MultiScaleDeformableAttnFunction,
-    multi_scale_deformable_attn_pytorch)
+from mmcv.ops.multi_scale_deform_attn import MultiScaleDeformableAttention
 from torch import Tensor
 
-from .ms_deform_attn_kernel import (build_requested_by_environment,
-                                    ensure_ms_deform_attn_kernel,
-                                    try_ms_deform_attn_kernel)
+from mmavs.ops import check_kernel_name, multi_scale_deform_attn
 
 
 class MSDeformAttention(MultiScaleDeformableAttention):
@@ -22,13 +18,12 @@ class MSDeformAttention(MultiScaleDeformableAttention):
     ``attention_weights``, ``value_proj``, ``output_proj``). What differs is
     the kernel choice and the interface:
 
-    - mmcv's compiled CUDA kernel runs when ``value`` is on a CUDA device
-      and the kernel exists: full mmcv's, or the one mmavs builds from mmcv's
-      sources (:mod:`.ms_deform_attn_kernel`; built on first use when
-      ``use_compiled=True`` or ``MMAVS_BUILD_KERNELS=1``). Otherwise (CPU, or
-      mmcv-lite without a built kernel) the pure-PyTorch ``grid_sample`` path
-      runs. mmcv's own module would call the missing kernel on a GPU machine
-      that has mmcv-lite.
+    - the kernel is chosen by :func:`mmavs.ops.select_kernel`: on CUDA
+      mmcv's compiled kernel when it exists (full mmcv's, or the one mmavs
+      builds from mmcv's sources), else the Triton kernel, else the
+      pure-PyTorch ``grid_sample`` path, which also runs on CPU. mmcv's own
+      module would call the missing compiled kernel on a GPU machine that
+      has mmcv-lite.
     - ``spatial_shapes`` is a list of ``(h, w)`` Python ints, so the pure
       path needs no device-to-host copies; the kernel gets a tensor.
     - the residual connection and dropout are left to the caller, so encoder
@@ -40,9 +35,9 @@ class MSDeformAttention(MultiScaleDeformableAttention):
         num_levels (int): Feature levels sampled. Defaults to 3.
         num_points (int): Sampling points per head and level. Defaults to 4.
         im2col_step (int): Step of the CUDA kernel. Defaults to 64.
-        use_compiled (bool, optional): Force (True: build it if needed,
-            fail on CPU) or forbid (False) the compiled kernel; None picks it
-            whenever it is there.
+        kernel (str, optional): ``'auto'`` (None), ``'compiled'`` (built
+            if needed; fails off CUDA), ``'triton'`` or ``'pytorch'``. The
+            environment variable ``MMAVS_MSDA_KERNEL`` overrides it.
     """
 
     def __init__(self,
@@ -51,7 +46,7 @@ class MSDeformAttention(MultiScaleDeformableAttention):
                  num_levels: int = 3,
                  num_points: int = 4,
                  im2col_step: int = 64,
-                 use_compiled: Optional[bool] = None):
+                 kernel: Optional[str] = None):
         super().__init__(
             embed_dims=embed_dims,
             num_heads=num_heads,
@@ -60,24 +55,7 @@ class MSDeformAttention(MultiScaleDeformableAttention):
             im2col_step=im2col_step,
             dropout=0.0,
             batch_first=True)
-        self.use_compiled = use_compiled
-
-    def _kernel_usable(self, value: Tensor) -> bool:
-        if self.use_compiled is False:
-            return False
-        if not value.is_cuda:
-            if self.use_compiled:
-                raise RuntimeError(
-                    'MSDeformAttention(use_compiled=True) needs CUDA tensors '
-                    f'(full mmcv, or the kernel mmavs builds); got '
-                    f'device={value.device}.')
-            return False
-        if self.use_compiled:
-            return ensure_ms_deform_attn_kernel(build=True)
-        # Built on first use only when asked (compiling takes a minute);
-        # a failed build then falls back to the pure path with a warning.
-        return try_ms_deform_attn_kernel(
-            build=build_requested_by_environment())
+        self.kernel = check_kernel_name(kernel)
 
     def forward(self,
                 query: Tensor,
@@ -125,22 +103,14 @@ class MSDeformAttention(MultiScaleDeformableAttention):
         locations = (
             reference_points[:, :, None, :, None, :] +
             offsets / normalizer[None, None, None, :, None, :])
-        if self._kernel_usable(value):
-            shapes = torch.as_tensor(
-                spatial_shapes, dtype=torch.long, device=value.device)
-            if level_start_index is None:
-                level_start_index = torch.cat(
-                    (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
-            # The kernel computes in fp32 only (AMP hands it half tensors)
-            # and needs a step that divides the batch (B*T frames here).
-            output = MultiScaleDeformableAttnFunction.apply(
-                value.float(), shapes, level_start_index, locations.float(),
-                weights.float(), math.gcd(num_batch, self.im2col_step)).to(
-                    query.dtype)
-        else:
-            output = multi_scale_deformable_attn_pytorch(
-                value, list(spatial_shapes), locations.to(value.dtype),
-                weights.to(value.dtype))
+        output = multi_scale_deform_attn(
+            value,
+            spatial_shapes,
+            locations,
+            weights,
+            level_start_index=level_start_index,
+            im2col_step=self.im2col_step,
+            kernel=self.kernel)
         return self.output_proj(output)
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mmavs.models.layers import MSDeformAttention, level_reference_points
-from mmavs.models.layers.ms_deform_attn_kernel import (
-    KernelBuildError, ensure_ms_deform_attn_kernel)
+from mmavs.ops import KERNEL_ENV, KernelBuildError
+from mmavs.ops.ms_deform_attn_build import ensure_ms_deform_attn_kernel
 
 
 def bilinear_zero_padded(image, x, y):
@@ -63,7 +63,7 @@ def test_pure_path_matches_slow_loop():
     torch.manual_seed(0)
     shapes = [(4, 5), (2, 3), (1, 2)]
     module = MSDeformAttention(embed_dims=8, num_heads=2, num_levels=3,
-                               num_points=2, use_compiled=False)
+                               num_points=2, kernel='pytorch')
     module.init_weights()
     # Larger random offsets than the init so samples fall outside the map
     # too (zero padding) and between pixels.
@@ -90,10 +90,28 @@ def test_rejects_shapes_that_do_not_cover_value():
 
 def test_forcing_compiled_kernel_on_cpu_fails_clearly():
     module = MSDeformAttention(embed_dims=8, num_heads=2, num_levels=1,
-                               num_points=1, use_compiled=True)
+                               num_points=1, kernel='compiled')
     with pytest.raises(RuntimeError, match='needs CUDA tensors'):
         module(torch.randn(1, 2, 8), torch.randn(1, 4, 8),
                torch.rand(1, 2, 1, 2), [(2, 2)])
+
+
+def test_environment_overrides_the_config_kernel(monkeypatch):
+    module = MSDeformAttention(embed_dims=8, num_heads=2, num_levels=1,
+                               num_points=1, kernel='pytorch')
+    inputs = (torch.randn(1, 2, 8), torch.randn(1, 4, 8),
+              torch.rand(1, 2, 1, 2), [(2, 2)])
+    monkeypatch.setenv(KERNEL_ENV, 'compiled')
+    with pytest.raises(RuntimeError, match='MMAVS_MSDA_KERNEL.*CUDA'):
+        module(*inputs)
+    monkeypatch.setenv(KERNEL_ENV, 'fastest')
+    with pytest.raises(ValueError, match='MMAVS_MSDA_KERNEL must be one of'):
+        module(*inputs)
+
+
+def test_unknown_kernel_name_fails_when_built():
+    with pytest.raises(ValueError, match='kernel must be one of'):
+        MSDeformAttention(embed_dims=8, kernel='cuda')
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
@@ -113,16 +131,16 @@ def test_compiled_kernel_matches_pure_path():
     query = torch.randn_like(value)
     reference = level_reference_points(shapes, 3, value.device, value.dtype)
     results = {}
-    for use_compiled in (True, False):
-        module.use_compiled = use_compiled
+    for kernel in ('compiled', 'pytorch'):
+        module.kernel = kernel
         module.im2col_step = 4
         module.zero_grad()
         value_leaf = value.clone().requires_grad_()
         output = module(query, value_leaf, reference, shapes)
         output.square().mean().backward()
-        results[use_compiled] = (output.detach(), value_leaf.grad,
-                                 module.sampling_offsets.weight.grad.clone())
-    for compiled, pure in zip(results[True], results[False]):
+        results[kernel] = (output.detach(), value_leaf.grad,
+                           module.sampling_offsets.weight.grad.clone())
+    for compiled, pure in zip(results['compiled'], results['pytorch']):
         torch.testing.assert_close(compiled, pure, rtol=1e-4, atol=1e-4)
 
 

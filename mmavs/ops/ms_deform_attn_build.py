@@ -6,16 +6,16 @@ wheels for recent torch releases), while AVSegFormer needs two of them. The
 mmcv wheels, ``mmcv-lite`` included, ship the CUDA sources, so this module
 compiles just ``ms_deform_attn_forward``/``ms_deform_attn_backward`` with
 ``torch.utils.cpp_extension`` (about a minute on two cores) and hands them
-to the stand-in ``mmcv._ext`` (:func:`mmavs.utils.provide_mmcv_kernels`).
+to the stand-in ``mmcv._ext`` (:func:`mmavs.ops.provide_mmcv_kernels`).
 mmcv's own ``MultiScaleDeformableAttnFunction`` then runs them unchanged.
 
 Builds land in :func:`kernel_root` (keyed by the torch, CUDA, Python and
 mmcv versions and the binding source), one folder per set of GPU
 architectures (``arch-8.0-9.0``), so later processes load the build made
 for their GPU in milliseconds and never one made for another GPU.
-:class:`~mmavs.models.layers.MSDeformAttention` loads a kernel built before
+:func:`mmavs.ops.multi_scale_deform_attn` loads a kernel built before
 on its own; it builds one when it is forced to use the kernel
-(``use_compiled=True``) or when the environment sets
+(``kernel='compiled'``) or when the environment sets
 ``MMAVS_BUILD_KERNELS=1``. ``tools/misc/build_kernels.py`` builds it ahead.
 """
 import functools
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import List, Optional, Sequence, Tuple
 
-from mmavs.utils import has_mmcv_kernel, provide_mmcv_kernels
+from .mmcv_ext import has_mmcv_kernel, provide_mmcv_kernels
 
 KERNEL_NAMES = ('ms_deform_attn_forward', 'ms_deform_attn_backward')
 EXTENSION_NAME = 'mmavs_ms_deform_attn'

@@ -6,14 +6,14 @@ import torch
 from mmcv.ops.multi_scale_deform_attn import MultiScaleDeformableAttnFunction
 from torch.utils import cpp_extension
 
-from mmavs.models.layers import ms_deform_attn_kernel as kernel_module
-from mmavs.models.layers.ms_deform_attn_kernel import (
+from mmavs.ops import ms_deform_attn_build as kernel_module
+from mmavs.ops.ms_deform_attn_build import (
     KERNEL_NAMES, KernelBuildError, build_ms_deform_attn_kernel,
     ensure_ms_deform_attn_kernel, find_kernel_build, kernel_dir, kernel_root,
     load_built_ms_deform_attn_kernel, mmcv_csrc_dir, resolve_arch_list,
     try_ms_deform_attn_kernel)
-from mmavs.utils import (has_compiled_mmcv_ops, has_mmcv_kernel,
-                         provide_mmcv_kernels)
+from mmavs.ops import (has_compiled_mmcv_ops, has_mmcv_kernel,
+                       provide_mmcv_kernels)
 
 needs_stand_in = pytest.mark.skipif(
     has_compiled_mmcv_ops(), reason='full mmcv has its own kernels')
@@ -52,7 +52,7 @@ def test_provided_kernel_is_what_mmcv_function_calls(clean_stand_in):
 
 @needs_stand_in
 def test_unprovided_kernel_still_raises_clearly(clean_stand_in):
-    from mmavs.utils import MissingCompiledOpError
+    from mmavs.ops import MissingCompiledOpError
     with pytest.raises(MissingCompiledOpError, match='nms'):
         clean_stand_in.nms(None)
 

@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
-from mmavs.datasets import make_synthetic_avsbench
+from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.testing import (demo_av_batch, get_config, get_model_cfg,
                            get_tiny_train_config, shrink_model_cfg)
 from mmavs.testing._utils import REPO_ROOT

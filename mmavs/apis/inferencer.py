@@ -77,12 +77,12 @@ from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, EXAMPLE_SHAPE,
                                   STFT_HOP_LENGTH, STFT_WINDOW_LENGTH,
                                   log_mel_spectrogram, resample_waveform,
                                   to_mono)
-from mmavs.datasets.avsbench import bit_interleaved_palette
-from mmavs.datasets.transforms.loading import read_frame
+from mmavs.datasets.metainfo import BINARY_PALETTE, bit_interleaved_palette
+from mmavs.datasets.readers import read_frame
 from mmavs.datasets.video_io import (AudioTrack, VideoFrame, VideoReadError,
                                      iter_video_frames, probe_video,
                                      read_audio_track, write_video)
-from mmavs.visualization.avs_visualizer import BINARY_PALETTE, overlay_mask
+from mmavs.visualization.avs_visualizer import overlay_mask
 
 #: Samples of audio (16 kHz) one VGGish example looks at: 96 STFT frames.
 WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \

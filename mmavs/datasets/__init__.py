@@ -1,24 +1,23 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""AVSBench datasets, clip transforms, the VGGish log-mel front end and the
-synthetic data generator; importing registers the datasets and transforms
-into mmseg's registries."""
-from .audio import (AVSDataError, file_to_log_mel_examples, load_waveform,
-                    log_mel_spectrogram, waveform_to_log_mel_examples)
-from .avsbench import (AVSS_CLASSES, AVSS_PALETTE, S4_CATEGORIES,
-                       AVSBenchBaseDataset, AVSBenchMS3Dataset,
+"""AVSBench data sets, their wrappers and clip transforms; importing
+registers them into mmseg's registries.
+
+Also importable from their modules: the VGGish log-mel front end
+(:mod:`.audio`), file readers (:mod:`.readers`), video I/O
+(:mod:`.video_io`), class names and palettes (:mod:`.metainfo`) and the
+synthetic data writer (:mod:`.synthetic`).
+"""
+from .avsbench import (AVSBenchBaseDataset, AVSBenchMS3Dataset,
                        AVSBenchS4Dataset, AVSBenchSemanticDataset,
-                       avs_dataset_class, bit_interleaved_palette)
-from .synthetic import make_synthetic_avsbench
+                       avs_dataset_class)
+from .errors import AVSDataError, VideoReadError
 from .transforms import (ClipTransform, LoadAVSAnnotations, LoadAVSAudio,
                          LoadAVSFrames, PackAVSInputs)
 from .wrappers import AudioSwapDataset
 
 __all__ = [
-    'AVSDataError', 'file_to_log_mel_examples', 'load_waveform',
-    'log_mel_spectrogram', 'waveform_to_log_mel_examples', 'AVSS_CLASSES',
-    'AVSS_PALETTE', 'S4_CATEGORIES', 'AVSBenchBaseDataset',
-    'AVSBenchMS3Dataset', 'AVSBenchS4Dataset', 'AVSBenchSemanticDataset',
-    'avs_dataset_class', 'bit_interleaved_palette', 'make_synthetic_avsbench',
-    'ClipTransform', 'PackAVSInputs', 'LoadAVSAnnotations', 'LoadAVSAudio',
-    'LoadAVSFrames', 'AudioSwapDataset'
+    'AVSBenchBaseDataset', 'AVSBenchS4Dataset', 'AVSBenchMS3Dataset',
+    'AVSBenchSemanticDataset', 'AudioSwapDataset', 'avs_dataset_class',
+    'AVSDataError', 'VideoReadError', 'ClipTransform', 'LoadAVSFrames',
+    'LoadAVSAnnotations', 'LoadAVSAudio', 'PackAVSInputs'
 ]

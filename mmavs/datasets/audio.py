@@ -34,6 +34,9 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from .errors import AVSDataError
+from .video_io import read_audio_track
+
 #: Sample rate VGGish works at.
 SAMPLE_RATE = 16000
 #: 25 ms analysis window at 16 kHz.
@@ -57,15 +60,6 @@ EXAMPLE_SHAPE = (1, EXAMPLE_NUM_FRAMES, NUM_MEL_BINS)
 SOUNDFILE_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.aif', '.aiff')
 
 PathLike = Union[str, 'os.PathLike[str]']
-
-
-class AVSDataError(ValueError):
-    """A data file of an audio-visual segmentation data set is missing or
-    broken.
-
-    The message always names the offending file (or the metadata file and
-    split) and the problem, so a user can find and fix it.
-    """
 
 
 def periodic_hann(window_length: int) -> np.ndarray:
@@ -277,10 +271,6 @@ def fit_num_examples(examples: np.ndarray, num_examples: int) -> np.ndarray:
     return np.concatenate([examples, pad], axis=0)
 
 
-def _describe(path: PathLike) -> str:
-    return os.fspath(path)
-
-
 def read_audio_file(path: PathLike) -> Tuple[np.ndarray, int]:
     """Read a sound file (wav, flac, ogg, aiff) with soundfile.
 
@@ -297,18 +287,18 @@ def read_audio_file(path: PathLike) -> Tuple[np.ndarray, int]:
     """
     import soundfile
     if not osp.isfile(path):
-        raise AVSDataError(f'{_describe(path)}: audio file is missing')
+        raise AVSDataError(f'{os.fspath(path)}: audio file is missing')
     if osp.getsize(path) == 0:
-        raise AVSDataError(f'{_describe(path)}: audio file is zero-length '
+        raise AVSDataError(f'{os.fspath(path)}: audio file is zero-length '
                            '(0 bytes)')
     try:
         data, sample_rate = soundfile.read(
             os.fspath(path), dtype='float64', always_2d=True)
     except Exception as error:  # soundfile raises several types
-        raise AVSDataError(f'{_describe(path)}: cannot read audio '
+        raise AVSDataError(f'{os.fspath(path)}: cannot read audio '
                            f'({type(error).__name__}: {error})') from error
     if data.shape[0] == 0:
-        raise AVSDataError(f'{_describe(path)}: audio is zero-length '
+        raise AVSDataError(f'{os.fspath(path)}: audio is zero-length '
                            '(no samples)')
     return to_mono(data), int(sample_rate)
 
@@ -331,8 +321,6 @@ def read_video_soundtrack(path: PathLike) -> Tuple[np.ndarray, int]:
         VideoReadError: An :class:`AVSDataError`; see
             :func:`mmavs.datasets.video_io.read_audio_track`.
     """
-    # Imported here: video_io builds its errors on this module's.
-    from .video_io import read_audio_track
     track = read_audio_track(path)
     return track.samples.astype(np.float64).mean(axis=0), track.sample_rate
 
@@ -438,7 +426,7 @@ def load_pickled_array(source: Union[PathLike, bytes],
     if isinstance(source, bytes):
         data, name = source, name or '<bytes>'
     else:
-        name = name or _describe(source)
+        name = name or os.fspath(source)
         if not osp.isfile(source):
             raise AVSDataError(f'{name}: pickle file is missing')
         with open(source, 'rb') as file:

@@ -43,66 +43,12 @@ from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .audio import AVSDataError
-
-#: The 71 AVSS classes in index order (``label2idx.json``); 0 = background.
-AVSS_CLASSES = ('background', 'accordion', 'airplane', 'axe', 'baby',
-                'bassoon', 'bell', 'bird', 'boat', 'boy', 'bus', 'car', 'cat',
-                'cello', 'clarinet', 'clipper', 'clock', 'dog', 'donkey',
-                'drum', 'duck', 'elephant', 'emergency-car', 'erhu', 'flute',
-                'frying-food', 'girl', 'goose', 'guitar', 'gun', 'guzheng',
-                'hair-dryer', 'handpan', 'harmonica', 'harp', 'helicopter',
-                'hen', 'horse', 'keyboard', 'leopard', 'lion', 'man',
-                'marimba', 'missile-rocket', 'motorcycle', 'mower', 'parrot',
-                'piano', 'pig', 'pipa', 'saw', 'saxophone', 'sheep', 'sitar',
-                'sorna', 'squirrel', 'tabla', 'tank', 'tiger', 'tractor',
-                'train', 'trombone', 'truck', 'trumpet', 'tuba', 'ukulele',
-                'utv', 'vacuum-cleaner', 'violin', 'wolf', 'woman')
-
-#: The 23 S4 categories (folder names of the released data set).
-S4_CATEGORIES = ('ambulance_siren', 'baby_laughter', 'cap_gun_shooting',
-                 'cat_meowing', 'chainsawing_trees', 'coyote_howling',
-                 'dog_barking', 'driving_buses', 'female_singing',
-                 'helicopter', 'horse_clip-clop', 'lawn_mowing',
-                 'lions_roaring', 'male_speech', 'mynah_bird_singing',
-                 'playing_acoustic_guitar', 'playing_glockenspiel',
-                 'playing_piano', 'playing_tabla', 'playing_ukulele',
-                 'playing_violin', 'race_car', 'typing_on_computer_keyboard')
-
-BINARY_CLASSES = ('background', 'foreground')
-BINARY_PALETTE = [[0, 0, 0], [255, 255, 255]]
+from .errors import AVSDataError
+from .metainfo import (AVSS_CLASSES, AVSS_PALETTE, BINARY_CLASSES,
+                       BINARY_PALETTE)
 
 SPLITS = ('train', 'val', 'test')
 AVSS_SUBSETS = ('v1s', 'v1m', 'v2')
-
-
-def bit_interleaved_palette(num_classes: int) -> List[List[int]]:
-    """The VOC-style palette used by the AVSS colour masks.
-
-    Bit ``k`` of every 3-bit group of the class index sets bit ``7 - k`` of
-    R, G and B (group bits 0, 1, 2 respectively), so class 1 is (128, 0, 0),
-    class 2 is (0, 128, 0) and class 3 is (128, 128, 0).
-
-    Args:
-        num_classes (int): Number of palette entries.
-
-    Returns:
-        list[list[int]]: ``num_classes`` RGB triplets.
-    """
-    palette = []
-    for index in range(num_classes):
-        rgb = [0, 0, 0]
-        code, shift = index, 7
-        while code:
-            for channel in range(3):
-                rgb[channel] |= ((code >> channel) & 1) << shift
-            code >>= 3
-            shift -= 1
-        palette.append(rgb)
-    return palette
-
-
-AVSS_PALETTE = bit_interleaved_palette(len(AVSS_CLASSES))
 
 
 class AVSBenchBaseDataset(BaseSegDataset):

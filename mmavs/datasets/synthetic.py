@@ -45,7 +45,7 @@ import numpy as np
 
 from .audio import (EXAMPLE_NUM_FRAMES, SAMPLE_RATE, STFT_HOP_LENGTH,
                     waveform_to_log_mel_examples)
-from .avsbench import AVSS_CLASSES, AVSS_PALETTE
+from .metainfo import AVSS_CLASSES, AVSS_PALETTE
 
 #: (S4 category, AVSS class, shape, BGR colour, tone in Hz). The first
 #: entries are the most distinct, in look and in mel band, so small

@@ -27,7 +27,7 @@ from typing import (Callable, Iterable, Iterator, NamedTuple, Optional,
 
 import numpy as np
 
-from .audio import AVSDataError, _describe
+from .errors import VideoReadError
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -35,16 +35,6 @@ PathLike = Union[str, 'os.PathLike[str]']
 #: the file counts as truncated (declared durations are rounded, and the
 #: last frame's duration is a guess).
 TRUNCATION_TOLERANCE = 0.5
-
-
-class VideoReadError(AVSDataError):
-    """A video or audio file (or its sound track) cannot be used.
-
-    The message names the file and the problem (missing, not a media file,
-    truncated, no audio or video stream, too short, ...). It subclasses
-    :class:`AVSDataError`, so code that handles broken data set files handles
-    broken videos too. Also importable from :mod:`mmavs.apis`.
-    """
 
 
 @dataclass
@@ -141,12 +131,12 @@ def _import_av():
 
 def _check_file(path: PathLike) -> None:
     if not osp.exists(path):
-        raise VideoReadError(f'{_describe(path)}: file is missing')
+        raise VideoReadError(f'{os.fspath(path)}: file is missing')
     if osp.isdir(path):
-        raise VideoReadError(f'{_describe(path)}: is a directory, not a '
+        raise VideoReadError(f'{os.fspath(path)}: is a directory, not a '
                              'video file')
     if osp.getsize(path) == 0:
-        raise VideoReadError(f'{_describe(path)}: file is empty (0 bytes)')
+        raise VideoReadError(f'{os.fspath(path)}: file is empty (0 bytes)')
 
 
 def _open(path: PathLike):
@@ -157,7 +147,7 @@ def _open(path: PathLike):
         return av.open(os.fspath(path))
     except Exception as error:  # FFmpeg errors come in many types
         raise VideoReadError(
-            f'{_describe(path)}: cannot open as a video file; it is not a '
+            f'{os.fspath(path)}: cannot open as a video file; it is not a '
             'media file FFmpeg can read, or it is truncated or corrupt '
             f'({type(error).__name__}: {error})') from error
 
@@ -221,7 +211,7 @@ def read_audio_track(path: PathLike,
     try:
         if not container.streams.audio:
             raise VideoReadError(
-                f'{_describe(path)}: has no audio stream; AVS segments the '
+                f'{os.fspath(path)}: has no audio stream; AVS segments the '
                 'objects that make the sound, so it needs the sound track')
         stream = container.streams.audio[0]
         reference = (
@@ -235,7 +225,7 @@ def read_audio_track(path: PathLike,
 
         def stop_or_fail(error: Exception) -> None:
             decoded = sum(chunk.shape[1] for chunk in chunks)
-            message = (f'{_describe(path)}: audio decoding failed after '
+            message = (f'{os.fspath(path)}: audio decoding failed after '
                        f'{decoded} samples; the file is truncated or '
                        f'corrupt ({type(error).__name__}: {error})')
             if not allow_truncated or not decoded:
@@ -258,7 +248,7 @@ def read_audio_track(path: PathLike,
         container.close()
     if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
         raise VideoReadError(
-            f'{_describe(path)}: the audio stream holds no samples')
+            f'{os.fspath(path)}: the audio stream holds no samples')
     samples = np.concatenate(chunks, axis=1).astype(np.float32)
     start = 0.0 if first_time is None else first_time - origin
     return AudioTrack(samples, int(sample_rate), start, layout)
@@ -293,7 +283,7 @@ def probe_video(path: PathLike, require_audio: bool = True) -> VideoInfo:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ['none']
             raise VideoReadError(
-                f'{_describe(path)}: has no video stream (streams: '
+                f'{os.fspath(path)}: has no video stream (streams: '
                 f'{", ".join(kinds)}); AVS needs pictures and sound')
         video = container.streams.video[0]
         context = video.codec_context
@@ -301,11 +291,11 @@ def probe_video(path: PathLike, require_audio: bool = True) -> VideoInfo:
         audio = container.streams.audio[0] if container.streams.audio else None
         if audio is None and require_audio:
             raise VideoReadError(
-                f'{_describe(path)}: has no audio stream; AVS segments the '
+                f'{os.fspath(path)}: has no audio stream; AVS segments the '
                 'objects that make the sound, so it needs the sound track '
                 '(a silent video cannot be segmented)')
         return VideoInfo(
-            path=_describe(path),
+            path=os.fspath(path),
             width=int(context.width),
             height=int(context.height),
             frame_rate=float(rate) if rate else None,
@@ -347,7 +337,7 @@ def iter_video_frames(path: PathLike,
     container = _open(path)
     try:
         if not container.streams.video:
-            raise VideoReadError(f'{_describe(path)}: has no video stream')
+            raise VideoReadError(f'{os.fspath(path)}: has no video stream')
         stream = container.streams.video[0]
         # Threads speed up decoding of large frames a lot and change
         # nothing in the output.
@@ -360,7 +350,7 @@ def iter_video_frames(path: PathLike,
         def stop_or_fail(error: Exception) -> None:
             where = ('before the first frame' if last_time is None else
                      f'after frame {index - 1} (t = {last_time:.3f} s)')
-            message = (f'{_describe(path)}: video decoding failed '
+            message = (f'{os.fspath(path)}: video decoding failed '
                        f'{where}; the file is truncated or corrupt '
                        f'({type(error).__name__}: {error})')
             if not allow_truncated or index == 0:
@@ -388,10 +378,10 @@ def iter_video_frames(path: PathLike,
             last_time = time
             index += 1
         if index == 0:
-            raise VideoReadError(f'{_describe(path)}: the video stream has '
+            raise VideoReadError(f'{os.fspath(path)}: the video stream has '
                                  'no decodable frame')
         if went_back:
-            warnings.warn(f'{_describe(path)}: {went_back} frame timestamps '
+            warnings.warn(f'{os.fspath(path)}: {went_back} frame timestamps '
                           'did not increase; they were moved 1 ms after the '
                           'previous frame')
         declared = _declared_duration(container, stream)
@@ -400,7 +390,7 @@ def iter_video_frames(path: PathLike,
                 TRUNCATION_TOLERANCE, 0.1 * declared):
             # Truncated mkv and faststart mp4 files often just stop, with
             # no decoding error; the declared duration gives them away.
-            message = (f'{_describe(path)}: the video stops at {end:.2f} s '
+            message = (f'{os.fspath(path)}: the video stops at {end:.2f} s '
                        f'but the file declares {declared:.2f} s; it is '
                        'probably truncated')
             if not allow_truncated:
@@ -493,7 +483,7 @@ def write_video(path: PathLike,
                 size = image.shape[:2]
                 video.height, video.width = size
             elif image.shape[:2] != size:
-                raise ValueError(f'{_describe(path)}: frame {count} is '
+                raise ValueError(f'{os.fspath(path)}: frame {count} is '
                                  f'{image.shape[:2]}, the first frame was '
                                  f'{size}')
             frame = av.VideoFrame.from_ndarray(image, format=frame_format)
@@ -504,7 +494,7 @@ def write_video(path: PathLike,
                 container.mux(packet)
             count += 1
         if count == 0:
-            raise ValueError(f'{_describe(path)}: no frames to write')
+            raise ValueError(f'{os.fspath(path)}: no frames to write')
         for packet in video.encode():
             container.mux(packet)
         if audio_stream is not None:

@@ -8,11 +8,7 @@ from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
-# Colour of "sounding" in binary tasks (their palettes use white, which does
-# not show on bright frames).
-DEFAULT_FOREGROUND = (255, 0, 255)
-#: Masks of binary models: the data sets' white vanishes on bright frames.
-BINARY_PALETTE = [(0, 0, 0), DEFAULT_FOREGROUND]
+from mmavs.datasets.metainfo import BINARY_PALETTE
 
 
 def overlay_mask(image: np.ndarray,
@@ -42,7 +38,7 @@ def overlay_mask(image: np.ndarray,
         region = label == class_id
         color = np.asarray(
             palette[class_id] if class_id < len(palette) else
-            DEFAULT_FOREGROUND, dtype=np.float32)
+            BINARY_PALETTE[1], dtype=np.float32)
         out[region] = (1 - alpha) * out[region] + alpha * color
         contours, _ = cv2.findContours(
             region.astype(np.uint8), cv2.RETR_EXTERNAL,
@@ -94,7 +90,7 @@ class AVSLocalVisualizer(SegLocalVisualizer):
             np.ndarray: RGB image [rows * H, T * W, 3].
         """
         palette = (self.dataset_meta or {}).get('palette')
-        if not palette or len(palette) == 2:
+        if not palette:
             palette = BINARY_PALETTE
         scale = max(1, -(-self.min_size // min(frames[0].shape[:2])))
         frames = [

@@ -434,7 +434,7 @@ def test_config_names():
 def test_class_model(helpers, tmp_path):
     """An AVSS model (71 classes, T = 10): class ids, top-class scores and
     masks written in the AVSS ground-truth colours."""
-    from mmavs.datasets.transforms.loading import read_palette_mask
+    from mmavs.datasets.readers import read_palette_mask
     from mmavs.testing import get_config, shrink_model_cfg
     cfg = get_config(
         'avsegformer/avsegformer_r50_1xb4-30e_avsbench-avss-224x224.py')

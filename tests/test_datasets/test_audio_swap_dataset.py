@@ -1,8 +1,8 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 import pytest
 
-from mmavs.datasets import (AudioSwapDataset, AVSBenchS4Dataset,
-                            make_synthetic_avsbench)
+from mmavs.datasets import AudioSwapDataset, AVSBenchS4Dataset
+from mmavs.datasets.synthetic import make_synthetic_avsbench
 
 
 @pytest.fixture(scope='module')

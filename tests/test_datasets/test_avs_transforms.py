@@ -12,11 +12,12 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
-                            AVSBenchSemanticDataset, AVSDataError,
-                            bit_interleaved_palette)
+                            AVSBenchSemanticDataset, AVSDataError)
+from mmavs.datasets.metainfo import bit_interleaved_palette
+from mmavs.datasets.readers import decode_palette_mask
 from mmavs.datasets.transforms import (ClipTransform, LoadAVSAnnotations,
                                        LoadAVSAudio, LoadAVSFrames,
-                                       PackAVSInputs, decode_palette_mask)
+                                       PackAVSInputs)
 from mmavs.structures import ClipDataSample
 
 H, W = 48, 64

@@ -15,9 +15,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
-from mmavs.datasets import (AVSS_CLASSES, AVSBenchMS3Dataset,
-                            AVSBenchS4Dataset, AVSBenchSemanticDataset,
-                            AVSDataError)
+from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
+                            AVSBenchSemanticDataset, AVSDataError)
+from mmavs.datasets.metainfo import AVSS_CLASSES
 from mmavs.datasets.synthetic import synthetic_categories
 from mmavs.models.data_preprocessors import AVSDataPreProcessor
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmavs.datasets import AVSS_CLASSES, AVSS_PALETTE
+from mmavs.datasets.metainfo import AVSS_CLASSES, AVSS_PALETTE
 from mmavs.datasets.audio import file_to_log_mel_examples
 from mmavs.datasets.synthetic import (make_synthetic_avsbench,
                                       synthetic_categories)

@@ -1,7 +1,7 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 import pytest
 
-from mmavs.datasets import make_synthetic_avsbench
+from mmavs.datasets.synthetic import make_synthetic_avsbench
 
 
 @pytest.fixture(scope='session')

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmengine.evaluator import Evaluator
 from PIL import Image
 
-from mmavs.datasets import bit_interleaved_palette
+from mmavs.datasets.metainfo import bit_interleaved_palette
 from mmavs.evaluation import AVSSemanticMetric
 from mmseg.registry import METRICS
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmavs.datasets import make_synthetic_avsbench
+from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.testing._utils import REPO_ROOT
 
 S4 = 'configs/avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py'

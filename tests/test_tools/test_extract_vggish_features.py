@@ -6,7 +6,7 @@ import sys
 import torch
 from mmseg.registry import DATASETS
 
-from mmavs.datasets import make_synthetic_avsbench
+from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.models import VGGish
 from mmavs.testing._utils import REPO_ROOT
 

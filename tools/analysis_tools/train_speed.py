@@ -70,7 +70,8 @@ def main():
     from mmengine.runner import Runner
     from mmseg.registry import MODELS
 
-    from mmavs.datasets import avs_dataset_class, make_synthetic_avsbench
+    from mmavs.datasets import avs_dataset_class
+    from mmavs.datasets.synthetic import make_synthetic_avsbench
     from mmavs.utils import register_all_modules
     from mmavs.utils.benchmark import (autocast, peak_memory_mb,
                                        reset_peak_memory, synchronize)

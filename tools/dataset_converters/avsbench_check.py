@@ -21,9 +21,8 @@ from tqdm import tqdm
 
 from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
                             AVSBenchSemanticDataset, AVSDataError)
-from mmavs.datasets.transforms.loading import (load_audio_array,
-                                               read_binary_mask, read_frame,
-                                               read_palette_mask)
+from mmavs.datasets.readers import (load_audio_array, read_binary_mask,
+                                    read_frame, read_palette_mask)
 
 DATASETS = dict(
     s4=AVSBenchS4Dataset, ms3=AVSBenchMS3Dataset, avss=AVSBenchSemanticDataset)

@@ -61,7 +61,7 @@ def main():
     args = parse_args()
     start = time.time()
     import mmavs  # noqa: F401
-    from mmavs.datasets import make_synthetic_avsbench
+    from mmavs.datasets.synthetic import make_synthetic_avsbench
 
     data_dir = osp.join(args.work_dir, 'data')
     print(f'[1/4] Writing a synthetic AVSBench-S4 set to {data_dir} ...')

@@ -9,7 +9,7 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_random_params
 from mmseg.registry import TRANSFORMS
 
-from ..audio import AVSDataError
+from ..errors import AVSDataError
 
 #: Per-clip lists that a wrapped image transform must not see.
 CLIP_LIST_KEYS = ('imgs', 'gt_seg_maps', 'frame_paths', 'seg_map_paths',

@@ -10,7 +10,7 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from mmavs.structures import ClipDataSample
-from ..audio import AVSDataError
+from ..errors import AVSDataError
 
 #: Frame meta keys packed by default (see docs/design.md).
 FRAME_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from mmseg.registry import METRICS
 from ..functional import BETA2, semantic_class_scores, semantic_frame_stats
-from ...datasets.avsbench import bit_interleaved_palette
+from ...datasets.metainfo import bit_interleaved_palette
 from .base_avs_metric import BaseAVSClipMetric, json_float
 
 

@@ -18,21 +18,16 @@ import sys
 import time
 from typing import List, Optional
 
-from mmavs.datasets.video_io import VideoReadError
+from mmavs.datasets.errors import VideoReadError
 
 
 def _fps(value: str):
-    if value.lower() == 'all':
-        return 'all'
+    from .inferencer.sampling import parse_fps
     try:
-        rate = float(value)
+        return parse_fps(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a positive number or 'all', got {value!r}") from None
-    if not rate > 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number or 'all', got {value!r}")
-    return rate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +173,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run_one(inferencer, path: str, args, used: set) -> dict:
     """Segment one input; its outputs go to a folder named after it."""
-    from .inferencer import unique_name
+    from .inferencer.outputs import unique_name
     unique = unique_name(
         osp.splitext(osp.basename(osp.normpath(path)))[0], used)
     if osp.isdir(path):

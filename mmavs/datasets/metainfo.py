@@ -5,7 +5,7 @@ One place for these facts: the data sets' ``METAINFO``, the mask readers,
 the synthetic data writer, the metrics, the visualizer and the inferencer
 all take them from here.
 """
-from typing import List
+from typing import List, Optional
 
 #: The 71 AVSS classes in index order (``label2idx.json``); 0 = background.
 AVSS_CLASSES = ('background', 'accordion', 'airplane', 'axe', 'baby',
@@ -65,3 +65,43 @@ def bit_interleaved_palette(num_classes: int) -> List[List[int]]:
 
 
 AVSS_PALETTE = bit_interleaved_palette(len(AVSS_CLASSES))
+
+
+def complete_metainfo(meta: dict,
+                      num_classes: int,
+                      binary: bool,
+                      dataset_metainfo: Optional[dict] = None) -> dict:
+    """Fill in a model's missing class names and palette.
+
+    Classes come from ``meta``, else from the data set's ``METAINFO`` when
+    its class count fits the model, else ``class_0 ...``. Binary models
+    always draw with :data:`BINARY_PALETTE`; class models without a palette
+    get the bit-interleaved one.
+
+    Args:
+        meta (dict): ``classes`` / ``palette`` known so far (updated).
+        num_classes (int): Classes the model predicts.
+        binary (bool): One output channel (S4/MS3 models).
+        dataset_metainfo (dict, optional): The config data set's
+            ``METAINFO``.
+
+    Returns:
+        dict: ``meta`` with ``classes`` (a tuple) and ``palette``.
+    """
+    if not meta.get('classes'):
+        metainfo = dataset_metainfo or {}
+        if metainfo.get('classes') and (
+                binary or len(metainfo['classes']) == num_classes):
+            meta['classes'] = tuple(metainfo['classes'])
+            meta.setdefault('palette', metainfo.get('palette'))
+        elif binary:
+            meta['classes'] = BINARY_CLASSES
+        else:
+            meta['classes'] = tuple(
+                f'class_{index}' for index in range(num_classes))
+    if binary:
+        meta['palette'] = BINARY_PALETTE
+    elif not meta.get('palette'):
+        meta['palette'] = bit_interleaved_palette(len(meta['classes']))
+    meta['classes'] = tuple(meta['classes'])
+    return meta

@@ -10,7 +10,7 @@ import cv2
 import pytest
 import torch
 
-from mmavs.apis import iter_video_frames, probe_video
+from mmavs.datasets.video_io import iter_video_frames, probe_video
 from mmavs.apis.cli import main
 
 DEMO_CONFIG = 'avsegformer-tiny_r18_1xb8-8e_synthetic-s4-64x64'

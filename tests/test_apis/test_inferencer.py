@@ -10,13 +10,20 @@ import pytest
 import soundfile
 import torch
 
-from mmavs.apis import (AudioTrack, AudioWindows, AVSInferencer,
-                        VideoReadError, find_config, iter_video_frames,
-                        probe_video, read_audio_track)
-from mmavs.apis.inferencer import deal_clips, unique_name
+from mmavs.apis import AVSInferencer, VideoReadError
+from mmavs.apis.inferencer import (AudioWindows, FrameSampler, deal_clips,
+                                   find_config, load_source, unique_name)
 from mmavs.datasets.audio import log_mel_spectrogram
+from mmavs.datasets.video_io import (AudioTrack, iter_video_frames,
+                                     probe_video, read_audio_track)
 
 SILENCE = np.log(0.01)
+
+
+def clip_batches(inferencer, source, batch_size, fps):
+    """The batches preprocess makes of ``source`` at ``fps``."""
+    sampler = FrameSampler(source.frames(), fps, source.frame_rate)
+    return inferencer.preprocess(source, sampler, batch_size)
 
 
 def test_video_at_one_fps(inferencer, videos):
@@ -51,17 +58,18 @@ def test_resizing_matches_mmseg(fast_inferencer, videos, monkeypatch):
     """Predicting at the model's size and resizing each frame gives what
     mmseg's postprocess_result gives at the frame size."""
     inferencer = fast_inferencer
-    source = inferencer._load_source(videos['mp4'], 0, False)
-    batch, slots = next(inferencer.preprocess(source, 1, 1.0))
+    source = load_source(videos['mp4'])
+    first = next(clip_batches(inferencer, source, 1, 1.0))
+    batch, slots = first.data, first.slots
     assert slots == [[0, 1, 2, -1, -1]]
     small = [
-        inferencer._to_frame_size(pred, (48, 64))
+        inferencer.to_frame(pred, (48, 64))
         for pred in inferencer.forward(batch)
     ]
     threshold = float(np.median([score for _, score in small]))
     monkeypatch.setattr(inferencer.model.decode_head, 'threshold', threshold)
     small = [
-        inferencer._to_frame_size(pred, (48, 64))
+        inferencer.to_frame(pred, (48, 64))
         for pred in inferencer.forward(batch)
     ]
     for frame in batch['data_samples'][0].frames:
@@ -109,10 +117,10 @@ def test_interleaved_clips(fast_inferencer, videos):
     inferencer = fast_inferencer
     plain = inferencer(videos['mp4'], fps='all', batch_size=4)
     inferencer.interleave_clips = True
-    source = inferencer._load_source(videos['mp4'], 0, False)
+    source = load_source(videos['mp4'])
     slots = [
-        clip for _, clips in inferencer.preprocess(source, 4, 'all')
-        for clip in clips
+        clip for batch in clip_batches(inferencer, source, 4, 'all')
+        for clip in batch.slots
     ]
     # 10 fps: 10 clips of 5 frames 1 s apart; 32 frames -> 3 or 4 real.
     assert slots[0] == [0, 10, 20, 30, -1]
@@ -137,8 +145,9 @@ def test_audio_windows_follow_the_sound(fast_inferencer, helpers, tmp_path):
         pix_fmt='bgr0',
         acodec='flac',
         tone_start=2.1)
-    source = fast_inferencer._load_source(path, 0, False)
-    batch, slots = next(fast_inferencer.preprocess(source, 1, 1.0))
+    source = load_source(path)
+    first = next(clip_batches(fast_inferencer, source, 1, 1.0))
+    batch, slots = first.data, first.slots
     assert slots == [[0, 1, 2, 3, -1]]
     audio = batch['inputs']['audio'][0].numpy()  # [T, 1, 96, 64]
     assert np.allclose(audio[0], SILENCE) and np.allclose(audio[1], SILENCE)
@@ -380,7 +389,7 @@ def test_overlay_draws_the_masks(fast_inferencer, videos, tmp_path,
         mask[:, :size[1] // 2] = 1
         return mask, mask.astype(np.float16)
 
-    monkeypatch.setattr(fast_inferencer, '_to_frame_size', half)
+    monkeypatch.setattr(fast_inferencer, 'to_frame', half)
     result = fast_inferencer(
         videos['mp4'],
         out_dir=str(tmp_path),
@@ -503,10 +512,10 @@ def test_temporal_model(helpers, videos):
         inferencer = AVSInferencer(cfg, device='cpu')
     assert inferencer.interleave_clips
     inferencer.model.audio_backbone = helpers.TinyAudio()
-    source = inferencer._load_source(videos['odd'], 0, False)
+    source = load_source(videos['odd'])
     slots = [
-        clip for _, clips in inferencer.preprocess(source, 4, 'all')
-        for clip in clips
+        clip for batch in clip_batches(inferencer, source, 4, 'all')
+        for clip in batch.slots
     ]
     assert slots[:2] == [[0, 10, 20, -1, -1], [1, 11, 21, -1, -1]]
     assert slots[2] == [2, 12, -1, -1, -1] and len(slots) == 10

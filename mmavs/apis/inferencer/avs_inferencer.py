@@ -1,0 +1,526 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Segment the sounding objects of a video: :class:`AVSInferencer`.
+
+The stages follow mmengine's ``BaseInferencer``; each input streams through
+all of them before the next one starts:
+
+.. code:: text
+
+    __call__(inputs)
+     └─ per input: sources.load_source        (InputSource: frames + sound)
+         ├─ preprocess  FrameSampler -> test pipeline per frame
+         │              -> ClipBatcher        (ClipBatch: collated clips)
+         ├─ forward     model.test_step       (B*T frame predictions)
+         ├─ InOrder + outputs.prediction_to_frame   (masks at frame size)
+         ├─ postprocess                       (the result dict, summary)
+         └─ outputs.write_outputs             (masks/, overlay.mp4, json)
+
+What each input kind accepts and rejects is in :mod:`.sources`, how frames
+are sampled and paired with sound in :mod:`.sampling`, how they become
+clips in :mod:`.batching`, what is written in :mod:`.outputs`. Frames go
+through the config's test pipeline (e.g. a resize to 224x224), so any frame
+size works.
+"""
+import os
+import os.path as osp
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, \
+    Set, Union
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.infer.infer import BaseInferencer
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+from mmavs.datasets.avsbench import avs_dataset_class
+from mmavs.datasets.errors import VideoReadError
+from mmavs.datasets.metainfo import complete_metainfo
+from mmavs.visualization.avs_visualizer import overlay_mask
+from .batching import ClipBatch, ClipBatcher, InOrder, split_test_pipeline
+from .configs import find_config
+from .outputs import build_result, prediction_to_frame, unique_name, \
+    write_outputs
+from .sampling import AudioWindows, FrameSample, FrameSampler, Rate, \
+    parse_fps
+from .sources import InputSource, InputType, check_min_duration, load_source
+
+#: Keys of a transformed frame's results that are not shared by its clip.
+PER_FRAME_KEYS = ('imgs', 'seg_fields', 'num_frames', 'clip_name',
+                  'frame_valid', 'ori_shape')
+
+InputsType = Union[InputType, Sequence[InputType]]
+
+
+class AVSInferencer(BaseInferencer):
+    """Segment the sounding objects in videos with an mmavs model.
+
+    In the style of mmseg's ``MMSegInferencer``: built from a config (a
+    path, the name of a shipped config, or a ``Config``) and a checkpoint;
+    calling it with one or more inputs returns the masks. See the module
+    docstring for the stages.
+
+    Inputs (one, or a list): video files with a sound track, folders of
+    frames with one sound file, or in-memory arrays; see
+    :func:`~mmavs.apis.inferencer.sources.load_source`.
+
+    Args:
+        model (str | Config | dict, optional): Config file, name of a shipped
+            config (e.g. ``'avsegformer_r50_1xb4-30e_avsbench-s4-224x224'``)
+            or config. None reads the config saved in ``weights``.
+        weights (str, optional): Checkpoint. None runs random weights (with
+            a warning): fine for tests, meaningless masks.
+        device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
+            Defaults to CUDA when available.
+        num_frames (int, optional): Frames per clip T. Defaults to the
+            config's test data set (5 for S4/MS3, 10 for AVSS).
+        classes (Sequence[str], optional): Class names. Defaults to the
+            checkpoint's ``dataset_meta``, else the config's data set.
+        palette (Sequence[Sequence[int]], optional): RGB colour per class.
+            Defaults like ``classes``; binary models draw magenta.
+        scope (str): Registry scope. Defaults to ``'mmseg'``.
+        show_progress (bool): Show a progress bar per input. Defaults to
+            False.
+
+    Examples:
+        >>> inferencer = AVSInferencer(
+        ...     'avsegformer_r50_1xb4-30e_avsbench-s4-224x224',
+        ...     weights='avsegformer_r50_s4.pth', device='cpu')
+        >>> result = inferencer('my_video.mp4', fps=1)
+        >>> result['masks'].shape   # [N, H, W] uint8, N = sampled frames
+    """
+
+    # The keyword arguments of __call__, grouped by the stage that uses them
+    # (BaseInferencer's convention; __call__ lists them explicitly because
+    # it streams each input through all stages).
+    preprocess_kwargs: set = {'fps', 'allow_truncated'}
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {'opacity'}
+    postprocess_kwargs: set = {
+        'out_dir', 'save_masks', 'save_overlay', 'save_summary'
+    }
+
+    def __init__(self,
+                 model: Union[str, Config, dict, None] = None,
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 num_frames: Optional[int] = None,
+                 classes: Optional[Sequence[str]] = None,
+                 palette: Optional[Sequence[Sequence[int]]] = None,
+                 scope: str = 'mmseg',
+                 show_progress: bool = False) -> None:
+        init_default_scope(scope)
+        if isinstance(model, (str, os.PathLike)):
+            path = os.fspath(model)
+            model = Config.fromfile(
+                path if osp.isfile(path) else find_config(path))
+        if device is not None and str(device).startswith(
+                'cuda') and not torch.cuda.is_available():
+            raise ValueError(f'device={device!r} but CUDA is not available '
+                             'on this machine; use device="cpu"')
+        super().__init__(
+            model=model,
+            weights=weights,
+            device=device,
+            scope=scope,
+            show_progress=show_progress)
+        if str(next(self.model.parameters()).device) == 'cpu':
+            # SyncBN configs cannot run outside distributed training.
+            self.model = revert_sync_batchnorm(self.model)
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f'num_frames must be >= 1, got {num_frames}')
+        self.num_frames = int(num_frames or self._config_num_frames())
+        # Clips of frames one second apart matter only to models that mix
+        # the frames of a clip; the others get consecutive samples, which
+        # needs the least padding (the masks are the same either way).
+        self.interleave_clips = not getattr(
+            self.model, 'processes_frames_independently', False)
+        meta = dict(getattr(self.model, 'dataset_meta', None) or {})
+        if classes is not None:
+            meta['classes'] = tuple(classes)
+        if palette is not None:
+            meta['palette'] = [list(color) for color in palette]
+        self.dataset_meta = complete_metainfo(
+            meta, self.model.num_classes, self.binary,
+            getattr(self._dataset_class(), 'METAINFO', None))
+        self.model.dataset_meta = self.dataset_meta
+
+    # ------------------------------------------------------------------
+    # Building (BaseInferencer hooks)
+    # ------------------------------------------------------------------
+    def _dataset_class(self) -> Optional[type]:
+        """The AVSBench data set class of the config's test data (looked up
+        through wrappers such as ``AudioSwapDataset``), if any."""
+        try:
+            return avs_dataset_class(self.cfg.test_dataloader.dataset)
+        except (AttributeError, KeyError, ValueError):
+            return None
+
+    def _config_num_frames(self) -> int:
+        return int(getattr(self._dataset_class(), 'NUM_FRAMES', 5))
+
+    @property
+    def binary(self) -> bool:
+        """Whether the model has one output channel (S4/MS3 models)."""
+        return self.model.out_channels == 1
+
+    def _load_weights_to_model(self, model: torch.nn.Module,
+                               checkpoint: Optional[dict],
+                               cfg: Optional[Config]) -> None:
+        """Load the weights and the checkpoint's ``dataset_meta``.
+
+        Args:
+            model (torch.nn.Module): The built model.
+            checkpoint (dict, optional): The loaded checkpoint.
+            cfg (Config, optional): The config.
+        """
+        if checkpoint is None:
+            warnings.warn('No checkpoint given: the inferencer runs a '
+                          'randomly initialised model, whose masks mean '
+                          'nothing.')
+            return
+        _load_checkpoint_to_model(model, checkpoint)
+        dataset_meta = checkpoint.get('meta', {}).get('dataset_meta')
+        if dataset_meta:
+            model.dataset_meta = {
+                'classes': dataset_meta.get('classes'),
+                'palette': dataset_meta.get('palette')
+            }
+
+    def _init_pipeline(self, cfg: Config) -> Callable:
+        """The config's test pipeline without its file loaders; see
+        :func:`~mmavs.apis.inferencer.batching.split_test_pipeline`."""
+        pipeline, self.frame_pipeline, self.pack = split_test_pipeline(cfg)
+        return pipeline
+
+    def _init_visualizer(self, cfg: Config) -> None:
+        """No mmengine visualizer: overlays are drawn with
+        :func:`~mmavs.visualization.overlay_mask`, and building the
+        config's visualizer would create a global named instance."""
+        return None
+
+    def _init_collate(self, cfg: Config) -> Callable:
+        """Clips are collated with mmengine's ``pseudo_collate``, as the
+        :class:`~mmavs.models.AVSDataPreProcessor` expects."""
+        return pseudo_collate
+
+    # ------------------------------------------------------------------
+    # Stages
+    # ------------------------------------------------------------------
+    def _inputs_to_list(self, inputs: InputsType) -> list:
+        """One input (a path, a folder, a dict) or a list of them.
+
+        Args:
+            inputs (str | dict | list): See the class docstring. A folder is
+                one input (a frame folder), not a list of files.
+
+        Returns:
+            list: The inputs.
+        """
+        if isinstance(inputs, (list, tuple)):
+            return list(inputs)
+        return [inputs]
+
+    def _transform_frame(self, image: np.ndarray, name: str) -> dict:
+        shape = image.shape[:2]
+        results = dict(
+            imgs=[image],
+            img_shape=shape,
+            ori_shape=shape,
+            num_frames=1,
+            clip_name=name,
+            frame_valid=[1])
+        results = self.frame_pipeline(results)
+        if results is None:
+            raise ValueError('The test pipeline dropped a frame; test '
+                             'pipelines must keep every frame')
+        return results
+
+    def clip_stride(self, source: InputSource, fps: Rate) -> int:
+        """Samples per second dealt into separate clips: 1 for models that
+        treat frames independently, else the sampling rate (see
+        :func:`~mmavs.apis.inferencer.batching.deal_clips`)."""
+        if not self.interleave_clips:
+            return 1
+        per_second = source.frame_rate if fps == 'all' else fps
+        return max(1, int(round(per_second or 1)))
+
+    def preprocess(self,
+                   source: InputSource,
+                   sampler: FrameSampler,
+                   batch_size: int = 1,
+                   **kwargs) -> Iterator[ClipBatch]:
+        """Sample one input's frames and pack them into batches of clips.
+
+        Args:
+            source (InputSource): The input.
+            sampler (FrameSampler): Chooses the frames (and records them).
+            batch_size (int): Clips per batch. Defaults to 1.
+
+        Yields:
+            ClipBatch: A collated batch for ``model.test_step`` and the
+            sample index of each frame of its clips.
+        """
+        rate, fps = source.frame_rate, sampler.fps
+        if fps != 'all' and rate and fps > rate * 1.001:
+            warnings.warn(f'{source.name}: fps={fps:g} is above the frame '
+                          f'rate ({rate:.3g}); frames will repeat')
+        windows = AudioWindows(source.audio) if source.audio else None
+        batcher: Optional[ClipBatcher] = None
+        first: Optional[FrameSample] = None
+        for sample in sampler:
+            transformed = self._transform_frame(sample.image, source.name)
+            if batcher is None:
+                first = sample
+                batcher = ClipBatcher(
+                    self.num_frames,
+                    self.clip_stride(source, fps),
+                    batch_size,
+                    self.pack,
+                    self.collate_fn,
+                    clip_meta={
+                        key: value
+                        for key, value in transformed.items()
+                        if key not in PER_FRAME_KEYS
+                    },
+                    black=self._transform_frame(
+                        np.zeros_like(sample.image), source.name)['imgs'][0],
+                    name=source.name)
+            elif sample.shape != first.shape:
+                raise VideoReadError(
+                    f'{source.label}: the frame size changes from '
+                    f'{first.shape} to {sample.shape} (H, W) at frame '
+                    f'{sample.frame_index}; a video must keep one size')
+            if source.examples is not None:
+                example = source.examples[sample.frame_index]
+            else:
+                example = windows.example(sample.centre)
+            yield from batcher.add(sample.index, transformed['imgs'][0],
+                                   example)
+        if batcher is not None:
+            yield from batcher.finish()
+
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> list:
+        """Run the model on a collated batch of clips.
+
+        Args:
+            inputs (dict): ``ClipBatch.data``.
+
+        Returns:
+            list[SegDataSample]: B*T frame predictions (clip major) at the
+            model's input size.
+        """
+        return self.model.test_step(inputs)
+
+    def to_frame(self, pred, size) -> tuple:
+        """One prediction at the frame size: (uint8 mask, float16 score).
+
+        See :func:`~mmavs.apis.inferencer.outputs.prediction_to_frame`.
+        """
+        return prediction_to_frame(
+            pred, size, self.model.align_corners,
+            getattr(self.model.decode_head, 'threshold', None))
+
+    def visualize(self,
+                  inputs: List[np.ndarray],
+                  preds: List[np.ndarray],
+                  opacity: float = 0.5,
+                  **kwargs) -> List[np.ndarray]:
+        """Draw masks over frames.
+
+        Args:
+            inputs (list[np.ndarray]): uint8 [H, W, 3] BGR frames.
+            preds (list[np.ndarray]): uint8 [H, W] masks (class ids).
+            opacity (float): Opacity of the mask colour. Defaults to 0.5.
+
+        Returns:
+            list[np.ndarray]: uint8 [H, W, 3] RGB overlays.
+        """
+        palette = self.dataset_meta['palette']
+        return [
+            overlay_mask(
+                cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), mask, palette, opacity)
+            for frame, mask in zip(inputs, preds)
+        ]
+
+    def postprocess(self,
+                    preds: Dict[str, Any],
+                    visualization: Optional[List[np.ndarray]] = None,
+                    return_datasample: bool = False,
+                    **kwargs) -> dict:
+        """Stack one input's per-frame outputs into the result dict.
+
+        Args:
+            preds (dict): ``masks``, ``scores`` (lists of [H, W] arrays),
+                ``samples`` (list of :class:`FrameSample`),
+                ``data_samples`` and the input's facts (``name``,
+                ``source``, ``duration``, ...).
+            visualization (list[np.ndarray], optional): Unused (overlays
+                go to the overlay video).
+            return_datasample (bool): Keep the model's ``SegDataSample`` s
+                (at the model's input size) under ``data_samples``.
+
+        Returns:
+            dict: See :func:`~mmavs.apis.inferencer.outputs.build_result`.
+        """
+        result = build_result(preds, self.num_frames,
+                              self.dataset_meta['classes'])
+        if return_datasample:
+            result['data_samples'] = preds['data_samples']
+        return result
+
+    # ------------------------------------------------------------------
+    # The call
+    # ------------------------------------------------------------------
+    def __call__(self,
+                 inputs: InputsType,
+                 fps: Rate = 1.0,
+                 batch_size: int = 1,
+                 out_dir: Optional[str] = None,
+                 save_masks: bool = True,
+                 save_overlay: bool = True,
+                 save_summary: bool = True,
+                 opacity: float = 0.5,
+                 allow_truncated: bool = False,
+                 return_datasamples: bool = False) -> Union[dict, List[dict]]:
+        """Segment the sounding objects of one or more inputs.
+
+        Each input is decoded once, streaming: frames are sampled, resized
+        and batched as they are decoded, so memory holds a block of resized
+        frames, not the video. The returned masks and scores, at the frame
+        size, are held in memory (N * H * W * 3 bytes per input).
+
+        Args:
+            inputs (str | dict | list): One input or a list; see the class
+                docstring.
+            fps (float | str): Frames per second to segment (1 = AVSBench),
+                or ``'all'`` for every frame. Defaults to 1.
+            batch_size (int): Clips per forward pass. Defaults to 1.
+            out_dir (str, optional): Write, per input, to
+                ``out_dir/<name>/``: ``masks/<k>.png`` (k = 6-digit sample
+                number; 0/255 PNGs for binary models, palette-coloured RGB
+                PNGs (AVSS ground-truth format) for class models),
+                ``overlay.mp4`` (every frame of the input with the mask of
+                its window drawn on it, H.264, with the original sound
+                re-encoded as AAC) and ``summary.json`` (see
+                :func:`~mmavs.apis.inferencer.outputs.summarize`). Inputs
+                with the same name get ``_1``, ``_2``, ... suffixes.
+            save_masks (bool): Write the mask PNGs. Defaults to True.
+            save_overlay (bool): Write the overlay video. Defaults to True.
+            save_summary (bool): Write the JSON summary. Defaults to True.
+            opacity (float): Mask opacity in the overlay. Defaults to 0.5.
+            allow_truncated (bool): Use the decodable part of a truncated
+                file (with a warning) instead of raising. Defaults to False.
+            return_datasamples (bool): Also return the model's frame
+                ``SegDataSample`` s. Defaults to False.
+
+        Returns:
+            dict | list[dict]: For a single input a dict, for a list a list
+            of dicts: ``masks`` (uint8 [N, H, W] at the frame size),
+            ``scores``, ``timestamps``, ... as listed in
+            :func:`~mmavs.apis.inferencer.outputs.build_result`, plus
+            ``out_files`` (with ``out_dir``) and ``data_samples`` (with
+            ``return_datasamples``).
+
+        Raises:
+            VideoReadError: An input is missing, unreadable, truncated, too
+                short, or lacks its audio or video stream.
+            ValueError: Bad arguments (``fps``, array shapes, ...).
+        """
+        fps = parse_fps(fps)
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        single = not isinstance(inputs, (list, tuple))
+        used_names: Set[str] = set()
+        results = []
+        for position, item in enumerate(self._inputs_to_list(inputs)):
+            source = load_source(item, position, allow_truncated)
+            result = self.infer_source(source, fps, batch_size,
+                                       return_datasamples)
+            if out_dir is not None:
+                folder = osp.join(out_dir,
+                                  unique_name(source.name, used_names))
+                result['out_files'] = write_outputs(
+                    folder,
+                    source,
+                    result,
+                    draw=lambda frame, mask: self.visualize([frame], [mask],
+                                                            opacity)[0],
+                    palette=None if self.binary else
+                    self.dataset_meta['palette'],
+                    save_masks=save_masks,
+                    save_overlay=save_overlay,
+                    save_summary=save_summary)
+            results.append(result)
+        return results[0] if single else results
+
+    def infer_source(self,
+                     source: InputSource,
+                     fps: Rate = 1.0,
+                     batch_size: int = 1,
+                     return_datasamples: bool = False) -> dict:
+        """Run one input through preprocess, forward and postprocess.
+
+        Args:
+            source (InputSource): The input.
+            fps (float | str): See :meth:`__call__`.
+            batch_size (int): Clips per forward pass.
+            return_datasamples (bool): See :meth:`__call__`.
+
+        Returns:
+            dict: The input's result (see :meth:`__call__`), without
+            ``out_files``.
+        """
+        source.check_declared_lengths()
+        sampler = FrameSampler(source.frames(), fps, source.frame_rate)
+        in_order = InOrder()
+        masks: List[np.ndarray] = []
+        scores: List[np.ndarray] = []
+        data_samples: List[Any] = []
+        progress = None
+        if self.show_progress:
+            from tqdm import tqdm
+            progress = tqdm(
+                total=source.expected_samples(sampler.fps),
+                desc=source.name,
+                unit='frame')
+        try:
+            for batch in self.preprocess(source, sampler, batch_size):
+                for index, pred in in_order.put(batch,
+                                                self.forward(batch.data)):
+                    mask, score = self.to_frame(pred,
+                                                sampler.samples[index].shape)
+                    masks.append(mask)
+                    scores.append(score)
+                    if return_datasamples:
+                        data_samples.append(pred.cpu())
+                    if progress is not None:
+                        progress.update(1)
+        finally:
+            if progress is not None:
+                progress.close()
+        in_order.check_complete()
+        duration = sampler.duration
+        check_min_duration(source.label, 'video', duration)
+        silent = source.check_sound(duration)
+        preds = dict(
+            name=source.name,
+            source=source.source,
+            masks=masks,
+            scores=scores,
+            samples=sampler.samples,
+            data_samples=data_samples,
+            frame_size=sampler.samples[0].shape if sampler.samples else
+            (0, 0),
+            duration=duration,
+            frame_rate=source.frame_rate,
+            num_video_frames=sampler.num_frames,
+            fps=sampler.fps,
+            num_padded=in_order.num_padded,
+            audio_silent=silent)
+        return self.postprocess(preds, None, return_datasamples)

@@ -1,0 +1,260 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Sampled frames -> clips of T frames -> batches, and predictions back
+into time order.
+
+The model sees clips of T frames (5 for S4/MS3 models, 10 for AVSS). A
+model with a temporal module (one that mixes the frames of a clip, e.g.
+TPAVI) gets frames about one second apart, as in training: with ``s``
+samples per second, each block of ``s * T`` consecutive samples is dealt
+into ``s`` clips (:func:`deal_clips`). A model that treats frames
+independently (AVSegFormer) gets T consecutive samples per clip
+(``stride=1``): its masks are the same either way and this needs the least
+padding. At the end of the video (and for a video shorter than T seconds)
+clips are padded as the AVSS release pads its 5-frame clips: black frames
+whose audio repeats the clip's last real example, flagged
+``frame_valid=False``; padded frames produce no output.
+"""
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+import numpy as np
+from mmcv.transforms import Compose
+
+#: Loading transforms of a test pipeline; the inferencer feeds frames and
+#: audio from memory instead.
+LOADING_TRANSFORMS = ('LoadAVSFrames', 'LoadAVSAnnotations', 'LoadAVSAudio')
+
+
+def split_test_pipeline(cfg) -> Tuple[Compose, Compose, Callable]:
+    """A config's test pipeline without its file loaders, and its parts.
+
+    Frames and audio come from memory, so ``LoadAVSFrames``,
+    ``LoadAVSAudio`` and ``LoadAVSAnnotations`` are dropped; what is left
+    must end with ``PackAVSInputs``. The transforms before it (e.g.
+    ``ClipTransform(Resize)``) are also returned on their own: the
+    inferencer runs them on each frame as it is decoded, so that only
+    resized frames wait for their clip. Test pipelines are deterministic,
+    so running them per frame gives the same frames as running them per
+    clip.
+
+    Args:
+        cfg (Config): The config (``test_dataloader.dataset.pipeline`` or
+            ``test_pipeline``).
+
+    Returns:
+        tuple: The pipeline for one clip, the per-frame transforms, and the
+        packer.
+
+    Raises:
+        ValueError: No test pipeline, or it does not end with
+            ``PackAVSInputs``.
+    """
+    try:
+        pipeline_cfg = cfg.test_dataloader.dataset.pipeline
+    except AttributeError:
+        pipeline_cfg = cfg.get('test_pipeline')
+    if not pipeline_cfg:
+        raise ValueError('The config has no test pipeline '
+                         '(test_dataloader.dataset.pipeline)')
+    kept = [
+        copy.deepcopy(transform) for transform in pipeline_cfg
+        if transform['type'].split('.')[-1] not in LOADING_TRANSFORMS
+    ]
+    if not kept or kept[-1]['type'].split('.')[-1] != 'PackAVSInputs':
+        raise ValueError('The test pipeline must end with PackAVSInputs; '
+                         f'got {[t["type"] for t in pipeline_cfg]}')
+    pipeline = Compose(kept)
+    return (pipeline, Compose(pipeline.transforms[:-1]),
+            pipeline.transforms[-1])
+
+
+def deal_clips(count: int, stride: int, num_frames: int) -> List[List[int]]:
+    """Deal a block of samples into clips of frames about 1 s apart.
+
+    With ``stride`` samples per second, sample ``i`` of a block of
+    ``stride * num_frames`` goes to clip ``i % stride`` at position
+    ``i // stride``. A short (last) block leaves the clips' tails empty:
+    those positions are padding (-1). ``stride=1`` gives consecutive clips.
+
+    Args:
+        count (int): Samples in the block, 1 <= count <= stride * T.
+        stride (int): Samples per second (>= 1).
+        num_frames (int): Frames per clip T.
+
+    Returns:
+        list[list[int]]: Per clip, T positions in the block or -1. Clips
+        without any sample are left out.
+
+    Examples:
+        >>> deal_clips(5, 2, 3)
+        [[0, 2, 4], [1, 3, -1]]
+        >>> deal_clips(7, 1, 5)
+        [[0, 1, 2, 3, 4], [5, 6, -1, -1, -1]]
+    """
+    if count < 1 or stride < 1 or num_frames < 1:
+        raise ValueError('deal_clips needs count, stride, num_frames >= 1')
+    if stride == 1:
+        return [[i if i < count else -1 for i in range(s, s + num_frames)]
+                for s in range(0, count, num_frames)]
+    if count > stride * num_frames:
+        raise ValueError(f'A block holds at most {stride * num_frames} '
+                         f'samples, got {count}')
+    return [[
+        offset + p * stride if offset + p * stride < count else -1
+        for p in range(num_frames)
+    ] for offset in range(min(stride, count))]
+
+
+@dataclass
+class ClipBatch:
+    """A collated batch of clips and where their frames come from.
+
+    Attributes:
+        data (dict): The collated batch for ``model.test_step``.
+        slots (list[list[int]]): Per clip, the sample index of each of its
+            T frames (-1 for padding).
+    """
+
+    data: dict
+    slots: List[List[int]]
+
+
+class ClipBatcher:
+    """Gather transformed frames and audio examples into clips and batches.
+
+    Args:
+        num_frames (int): Frames per clip T.
+        stride (int): Samples per second dealt into separate clips (1 for
+            models that treat frames independently); see
+            :func:`deal_clips`.
+        batch_size (int): Clips per batch.
+        pack (Callable[[dict], dict]): Packs one clip's results (the test
+            pipeline's ``PackAVSInputs``).
+        collate (Callable[[list], dict]): Collates packed clips.
+        clip_meta (dict): Keys every clip's results start from (the
+            transformed frame's ``img_shape``, ``scale_factor``, ...).
+        black (np.ndarray): The transformed black frame that pads clips.
+        name (str): The input's name (``clip_name`` of its clips).
+    """
+
+    def __init__(self, num_frames: int, stride: int, batch_size: int,
+                 pack: Callable[[dict], dict], collate: Callable[[list],
+                                                                 dict],
+                 clip_meta: dict, black: np.ndarray, name: str) -> None:
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        self.num_frames = num_frames
+        self.stride = stride
+        self.batch_size = batch_size
+        self.pack = pack
+        self.collate = collate
+        self.clip_meta = dict(clip_meta)
+        self.black = black
+        self.name = name
+        self.num_clips = 0
+        self._block: List[Tuple[int, np.ndarray, np.ndarray]] = []
+        self._clips: List[Tuple[dict, List[int]]] = []
+
+    def add(self, index: int, image: np.ndarray,
+            example: np.ndarray) -> Iterator[ClipBatch]:
+        """Add one sample; yields the batches it completes.
+
+        Args:
+            index (int): The sample's index.
+            image (np.ndarray): The transformed frame.
+            example (np.ndarray): Its audio, float32 [1, 96, 64] (or a
+                feature vector).
+
+        Yields:
+            ClipBatch: Every batch that is now full.
+        """
+        self._block.append((index, image, example))
+        if len(self._block) == self.stride * self.num_frames:
+            self._deal()
+            yield from self._batches(final=False)
+
+    def finish(self) -> Iterator[ClipBatch]:
+        """Pad and batch what is left.
+
+        Yields:
+            ClipBatch: The last batches (the last one may be smaller).
+        """
+        if self._block:
+            self._deal()
+        yield from self._batches(final=True)
+
+    def _deal(self) -> None:
+        block = self._block
+        for positions in deal_clips(len(block), self.stride, self.num_frames):
+            real = [block[p] for p in positions if p >= 0]
+            pad = self.num_frames - len(real)
+            results = dict(self.clip_meta)
+            results.update(
+                imgs=[entry[1] for entry in real] + [self.black] * pad,
+                audio=np.stack([entry[2] for entry in real] +
+                               [real[-1][2]] * pad),
+                ori_shape=results['img_shape'],
+                num_frames=self.num_frames,
+                clip_name=self.name,
+                sample_idx=self.num_clips,
+                frame_valid=[1] * len(real) + [0] * pad)
+            self.num_clips += 1
+            self._clips.append(
+                (self.pack(results), [entry[0]
+                                      for entry in real] + [-1] * pad))
+        self._block = []
+
+    def _batches(self, final: bool) -> Iterator[ClipBatch]:
+        while len(self._clips) >= self.batch_size or (final and self._clips):
+            chunk = self._clips[:self.batch_size]
+            del self._clips[:self.batch_size]
+            yield ClipBatch(
+                self.collate([packed for packed, _ in chunk]),
+                [slots for _, slots in chunk])
+
+
+class InOrder:
+    """Hand back per-frame predictions in sample order.
+
+    Clips interleave samples (temporal models), so the predictions of a
+    batch may arrive ahead of earlier samples; they wait here until every
+    earlier one has arrived. Padding predictions are counted and dropped.
+    """
+
+    def __init__(self) -> None:
+        self.next_index = 0
+        self.num_padded = 0
+        self._pending: Dict[int, Any] = {}
+
+    def put(self, batch: ClipBatch, preds: List[Any]) -> Iterator[Tuple[int,
+                                                                        Any]]:
+        """Take a batch's predictions; yield those now in order.
+
+        Args:
+            batch (ClipBatch): The batch.
+            preds (list): Its B*T frame predictions, clip major.
+
+        Yields:
+            tuple[int, Any]: (sample index, prediction), in sample order.
+        """
+        slots = [slot for clip in batch.slots for slot in clip]
+        for slot, pred in zip(slots, preds):
+            if slot < 0:
+                self.num_padded += 1
+            else:
+                self._pending[slot] = pred
+        while self.next_index in self._pending:
+            yield self.next_index, self._pending.pop(self.next_index)
+            self.next_index += 1
+
+    def check_complete(self) -> None:
+        """Raise if some prediction never got its turn.
+
+        Raises:
+            RuntimeError: Predictions are still waiting (a sample index
+                was skipped: a bug, not bad input).
+        """
+        if self._pending:
+            raise RuntimeError(
+                f'{len(self._pending)} predictions were not emitted')

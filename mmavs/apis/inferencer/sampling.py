@@ -1,0 +1,258 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""Which frames of a video are segmented, and which sound each one hears.
+
+``fps=r`` cuts the video into windows of ``1 / r`` s; window ``k`` is
+represented by the frame on screen at its centre ``(k + 0.5) / r`` and
+paired with the 0.96 s VGGish log-mel example centred there. With
+``r = 1`` this is AVSBench's one frame and one example per second. Windows
+whose centre lies after the end of the video are not sampled (but the first
+window always is). ``fps='all'`` uses every frame; its example is centred
+on the middle of the frame's display interval (``time + duration / 2``),
+which for a 1 fps frame folder is the same pairing as ``fps=1``. A frame
+may represent two windows when ``r`` is above the frame rate or the video
+stalls (variable frame rate).
+
+Outside the sound track (before it starts, after it ends, or half a window
+at either end of the video) the signal counts as silence (zeros), like a
+microphone that hears nothing.
+"""
+import math
+from dataclasses import dataclass, replace
+from typing import Iterator, List, Optional, Tuple, Union
+
+import numpy as np
+
+from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, LOG_OFFSET,
+                                  NUM_MEL_BINS, SAMPLE_RATE, STFT_HOP_LENGTH,
+                                  STFT_WINDOW_LENGTH, log_mel_spectrogram,
+                                  resample_waveform, to_mono)
+from mmavs.datasets.video_io import AudioTrack, VideoFrame
+
+#: Samples of audio (16 kHz) one VGGish example looks at: 96 STFT frames.
+WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \
+    STFT_HOP_LENGTH
+#: The shortest usable video / sound track: one example, 0.96 s.
+MIN_DURATION = EXAMPLE_NUM_FRAMES * STFT_HOP_LENGTH / SAMPLE_RATE
+
+Rate = Union[float, str]
+
+
+def parse_fps(value: Union[float, int, str]) -> Rate:
+    """Check a sampling rate: a positive number or ``'all'``.
+
+    Args:
+        value (float | int | str): E.g. ``1``, ``'2.5'``, ``'all'``.
+
+    Returns:
+        float | str: The rate as a float, or ``'all'``.
+
+    Raises:
+        ValueError: Anything else (zero, negative, not a number).
+    """
+    if isinstance(value, str):
+        if value.strip().lower() == 'all':
+            return 'all'
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"fps must be a number or 'all', got "
+                             f'{value!r}') from None
+    if isinstance(value, bool) or not isinstance(
+            value, (int, float)) or not value > 0 or math.isinf(value):
+        raise ValueError(f"fps must be a positive number or 'all', got "
+                         f'{value!r}')
+    return float(value)
+
+
+def window_centre(window: int, fps: float) -> float:
+    """The centre (s) of window ``window`` at ``fps`` windows per second.
+
+    Args:
+        window (int): Window index k >= 0.
+        fps (float): Windows per second.
+
+    Returns:
+        float: ``(k + 0.5) / fps``.
+    """
+    return (window + 0.5) / float(fps)
+
+
+def window_of(time: float, fps: float) -> int:
+    """The window that a time falls in (the inverse of
+    :func:`window_centre`).
+
+    Args:
+        time (float): Seconds on the video's time line.
+        fps (float): Windows per second.
+
+    Returns:
+        int: ``floor(time * fps)``, at least 0.
+    """
+    return max(int(np.floor(time * fps)), 0)
+
+
+class AudioWindows:
+    """VGGish log-mel examples of 0.96 s windows centred at any time.
+
+    The log-mel spectrogram of the whole track is computed once with
+    :func:`mmavs.datasets.audio.log_mel_spectrogram` (the front end the data
+    sets use) on a 16 kHz mono copy padded with silence, and an example is
+    a slice of 96 of its 10 ms frames. Centres are rounded to the 10 ms
+    grid (at most 5 ms off). Parts of a window outside the track are
+    silence: ``log(0 + 0.01)`` in every bin.
+
+    Args:
+        track (AudioTrack): The sound, any rate and channel count (channels
+            are averaged, as for the data sets).
+
+    Examples:
+        >>> import numpy as np
+        >>> t = np.arange(32000, dtype=np.float32) / 16000
+        >>> track = AudioTrack(np.sin(2 * np.pi * 440 * t)[None], 16000)
+        >>> AudioWindows(track).example(1.0).shape
+        (1, 96, 64)
+    """
+
+    def __init__(self, track: AudioTrack) -> None:
+        waveform = resample_waveform(
+            to_mono(track.samples.T), track.sample_rate, SAMPLE_RATE)
+        self.start = track.start
+        self.end = track.end
+        # Left padding: half a window plus slack, rounded to whole hops so
+        # that STFT frame j starts at track sample 160 * j - pad.
+        self._pad = -(-(WINDOW_SAMPLES // 2 + STFT_HOP_LENGTH) //
+                      STFT_HOP_LENGTH) * STFT_HOP_LENGTH
+        padded = np.concatenate([
+            np.zeros(self._pad), waveform,
+            np.zeros(WINDOW_SAMPLES + STFT_HOP_LENGTH)
+        ])
+        self._log_mel = log_mel_spectrogram(padded, SAMPLE_RATE)
+        self._silence = np.full((EXAMPLE_NUM_FRAMES, NUM_MEL_BINS),
+                                np.log(LOG_OFFSET),
+                                dtype=np.float32)
+
+    def example(self, centre: float) -> np.ndarray:
+        """The log-mel example of the 0.96 s window centred at ``centre``.
+
+        Args:
+            centre (float): Seconds on the video's time line.
+
+        Returns:
+            np.ndarray: float32 [1, 96, 64].
+        """
+        first_sample = (centre - self.start) * SAMPLE_RATE - WINDOW_SAMPLES / 2
+        first = int(round((first_sample + self._pad) / STFT_HOP_LENGTH))
+        example = self._silence.copy()
+        begin = max(first, 0)
+        stop = min(first + EXAMPLE_NUM_FRAMES, len(self._log_mel))
+        if begin < stop:
+            example[begin - first:stop - first] = self._log_mel[begin:stop]
+        return example[None]
+
+
+@dataclass
+class FrameSample:
+    """A frame chosen for inference and the time its audio is centred on.
+
+    Attributes:
+        index (int): Position among the samples of the input.
+        frame_index (int): Position of the frame in the input.
+        time (float): The frame's presentation time (s).
+        centre (float): Centre (s) of the frame's 0.96 s audio window.
+        image (np.ndarray, optional): uint8 [H, W, 3] BGR; None in the
+            sampler's record, which keeps no pictures.
+        shape (tuple[int, int]): (H, W) of the frame.
+    """
+
+    index: int
+    frame_index: int
+    time: float
+    centre: float
+    image: Optional[np.ndarray]
+    shape: Tuple[int, int] = (0, 0)
+
+
+class FrameSampler:
+    """Choose frames for ``fps`` and pair them with audio times.
+
+    Iterating yields :class:`FrameSample` s as the frames are decoded.
+    Afterwards ``duration`` holds the video's length (end of the last
+    frame), ``num_frames`` the number of decoded frames and ``samples``
+    every sample, without its picture.
+
+    Args:
+        frames (Iterator[VideoFrame]): The input's frames in display order.
+        fps (float | str): Windows per second, or ``'all'``.
+        nominal_rate (float, optional): The input's frame rate, for the
+            duration of a last frame that carries none.
+    """
+
+    def __init__(self, frames: Iterator[VideoFrame], fps: Rate,
+                 nominal_rate: Optional[float]) -> None:
+        self.frames = frames
+        self.fps = parse_fps(fps)
+        self.nominal = 1.0 / nominal_rate if nominal_rate else None
+        self.duration: Optional[float] = None
+        self.num_frames = 0
+        self.samples: List[FrameSample] = []
+
+    def _frame_duration(self, frame: VideoFrame,
+                        next_frame: Optional[VideoFrame]) -> float:
+        if next_frame is not None:
+            return next_frame.time - frame.time
+        return frame.duration or self.nominal or 0.04
+
+    def __iter__(self) -> Iterator[FrameSample]:
+        for sample in self._samples():
+            self.samples.append(replace(sample, image=None))
+            yield sample
+
+    def _samples(self) -> Iterator[FrameSample]:
+        count = 0
+        previous: Optional[VideoFrame] = None
+        window = 0
+        for frame in self.frames:
+            self.num_frames += 1
+            if previous is not None:
+                if self.fps == 'all':
+                    yield self._every_frame(count, previous, frame)
+                    count += 1
+                else:
+                    # ``previous`` is on screen until ``frame.time``.
+                    while window_centre(window, self.fps) < frame.time:
+                        yield self._window(count, window, previous)
+                        count += 1
+                        window += 1
+            elif self.fps != 'all':
+                # A video whose first frame comes late: the windows before
+                # it show that first frame.
+                while window_centre(window, self.fps) < frame.time:
+                    yield self._window(count, window, frame)
+                    count += 1
+                    window += 1
+            previous = frame
+        if previous is None:
+            return
+        self.duration = previous.time + self._frame_duration(previous, None)
+        if self.fps == 'all':
+            yield self._every_frame(count, previous, None)
+        else:
+            # At least one window, even when a low fps puts the first
+            # centre after the end.
+            while window_centre(window,
+                                self.fps) < self.duration or count == 0:
+                yield self._window(count, window, previous)
+                count += 1
+                window += 1
+
+    def _window(self, count: int, window: int,
+                frame: VideoFrame) -> FrameSample:
+        return FrameSample(count, frame.index, frame.time,
+                           window_centre(window, self.fps), frame.image,
+                           frame.image.shape[:2])
+
+    def _every_frame(self, count: int, frame: VideoFrame,
+                     next_frame: Optional[VideoFrame]) -> FrameSample:
+        centre = frame.time + self._frame_duration(frame, next_frame) / 2
+        return FrameSample(count, frame.index, frame.time, centre, frame.image,
+                           frame.image.shape[:2])

@@ -192,8 +192,11 @@ def write_outputs(folder: str,
         files['summary'] = osp.join(folder, 'summary.json')
         summary = dict(result['summary'])
         if 'masks' in files:
-            for entry, path in zip(summary['frames'], files['masks']):
-                entry['mask_file'] = osp.relpath(path, folder)
+            # New frame entries: the caller's result stays as it was.
+            summary['frames'] = [
+                dict(entry, mask_file=osp.relpath(path, folder))
+                for entry, path in zip(summary['frames'], files['masks'])
+            ]
         dump(summary, files['summary'], indent=1)
     return files
 

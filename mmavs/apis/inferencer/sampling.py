@@ -17,6 +17,7 @@ at either end of the video) the signal counts as silence (zeros), like a
 microphone that hears nothing.
 """
 import math
+import numbers
 from dataclasses import dataclass, replace
 from typing import Iterator, List, Optional, Tuple, Union
 
@@ -57,8 +58,8 @@ def parse_fps(value: Union[float, int, str]) -> Rate:
         except ValueError:
             raise ValueError(f"fps must be a number or 'all', got "
                              f'{value!r}') from None
-    if isinstance(value, bool) or not isinstance(
-            value, (int, float)) or not value > 0 or math.isinf(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, numbers.Real) or not value > 0 or math.isinf(value):
         raise ValueError(f"fps must be a positive number or 'all', got "
                          f'{value!r}')
     return float(value)
@@ -86,9 +87,11 @@ def window_of(time: float, fps: float) -> int:
         fps (float): Windows per second.
 
     Returns:
-        int: ``floor(time * fps)``, at least 0.
+        int: ``floor(time * fps)``, at least 0. A time on a window's start
+        belongs to that window even when the product rounds down (29 / 25 s
+        at 25 fps is 28.999999999999996).
     """
-    return max(int(np.floor(time * fps)), 0)
+    return max(int(np.floor(time * fps + 1e-6)), 0)
 
 
 class AudioWindows:

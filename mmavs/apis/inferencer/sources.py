@@ -16,6 +16,7 @@ accepted with ``allow_truncated=True``). Silence is valid input: it is
 processed, and a warning says that a model which listens will find little
 to segment.
 """
+import math
 import os
 import os.path as osp
 import re
@@ -100,7 +101,8 @@ class InputSource:
         if not self.declared_duration:
             return None
         if fps != 'all':
-            return int(self.declared_duration * fps + 0.5)
+            # Windows whose centre (k + 0.5) / fps lies inside, at least 1.
+            return max(1, math.ceil(self.declared_duration * fps - 0.5))
         if self.declared_frames or self.frame_rate:
             return self.declared_frames or int(
                 self.declared_duration * self.frame_rate + 0.5)

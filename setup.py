@@ -92,7 +92,8 @@ if __name__ == '__main__':
             'mmavs': [
                 '.mim/configs/*/*.py', '.mim/configs/*/*/*.py',
                 '.mim/configs/*/*.md', '.mim/tools/*.py', '.mim/tools/*.sh',
-                '.mim/tools/*/*.py', '.mim/tools/*/*.sh'
+                '.mim/tools/*/*.py', '.mim/tools/*/*.sh',
+                '.mim/tools/*/*/*.tsv'
             ]
         },
         python_requires='>=3.8',

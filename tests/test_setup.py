@@ -34,7 +34,9 @@ def test_wheel_ships_the_tools_mim_runs(wheel_names):
     # `mim run mmavs NAME` searches .mim/tools for NAME.py.
     for tool in ('train.py', 'test.py', 'dist_train.sh', 'dist_test.sh',
                  'misc/build_kernels.py', 'analysis_tools/benchmark.py',
-                 'model_converters/avsegformer2mmavs.py'):
+                 'model_converters/avsegformer2mmavs.py',
+                 'model_converters/release_manifests/'
+                 'AVSegFormer_pvt2_avss.keys.tsv'):
         assert f'mmavs/.mim/tools/{tool}' in wheel_names
     assert not any('__pycache__' in name for name in wheel_names)
     assert not any(name.startswith('tests/') for name in wheel_names)

@@ -9,7 +9,6 @@ release's forward pass, re-written below from the release's description
 and, to round-off, in float64. A full-size model is built once per distinct
 model config (four builds in all).
 """
-import ast
 import hashlib
 import importlib.util
 import logging
@@ -33,9 +32,9 @@ spec = importlib.util.spec_from_file_location('avsegformer2mmavs', SCRIPT)
 converter = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(converter)
 
-# The name/shape manifests of the five released checkpoints (copied from
-# the reference material, so CI enforces them).
-MANIFEST_DIR = osp.join(REPO_ROOT, 'tests', 'data', 'avsegformer_release')
+# The name/shape manifests of the five released checkpoints, which the
+# converter reads too.
+MANIFEST_DIR = converter.MANIFEST_DIR
 # release checkpoint -> (backbone, classifier outputs)
 RELEASE_MODELS = OrderedDict([
     ('AVSegFormer_res50_s4', ('r50', 1)),
@@ -68,12 +67,7 @@ RELEASE_CONFIGS = sorted({config for _, config in CASES})
 
 def read_manifest(name: str) -> 'OrderedDict[str, tuple]':
     """The tab-separated ``name shape`` manifest of a release checkpoint."""
-    with open(osp.join(MANIFEST_DIR, f'{name}.keys.tsv')) as file:
-        lines = file.read().splitlines()
-    assert lines[0] == 'name\tshape'
-    rows = (line.split('\t') for line in lines[1:] if line)
-    return OrderedDict(
-        (key, tuple(ast.literal_eval(shape))) for key, shape in rows)
+    return converter.read_manifest(osp.join(MANIFEST_DIR, f'{name}.keys.tsv'))
 
 
 def random_release_state_dict(
@@ -449,12 +443,41 @@ def release_models():
 # Tests
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize('name', list(RELEASE_MODELS))
-def test_release_key_shapes_match_the_manifests(name):
+def test_every_manifest_is_detected_and_checked(name):
+    """Each released checkpoint's keys are the ones the converter expects
+    for the model it detects (the MS3 checkpoint has the S4 keys)."""
     manifest = read_manifest(name)
-    described = converter.release_key_shapes(*RELEASE_MODELS[name])
-    assert list(described.items()) == list(manifest.items())
-    assert converter.detect_release_model(
-        meta_state_dict(manifest)) == RELEASE_MODELS[name]
+    detected = converter.detect_release_model(meta_state_dict(manifest))
+    assert detected == RELEASE_MODELS[name]
+    expected = converter.release_key_shapes(*detected)
+    assert list(expected.items()) == list(manifest.items())
+
+
+def test_manifests_hold_torchvggish_names_and_shapes():
+    """The VGGish part of every manifest is torchvggish's state dict, as
+    the VGGish converter knows it."""
+    vggish_script = osp.join(osp.dirname(SCRIPT), 'vggish2mmavs.py')
+    vggish_spec = importlib.util.spec_from_file_location(
+        'vggish2mmavs', vggish_script)
+    vggish = importlib.util.module_from_spec(vggish_spec)
+    vggish_spec.loader.exec_module(vggish)
+    for name in RELEASE_MODELS:
+        in_manifest = OrderedDict(
+            (key[len('vggish.'):], shape)
+            for key, shape in read_manifest(name).items()
+            if key.startswith('vggish.'))
+        assert list(in_manifest.items()) == [
+            (key, tuple(shape)) for key, shape in vggish.VGGISH_SHAPES.items()
+        ]
+
+
+def test_unknown_release_model_and_broken_manifest(tmp_path):
+    with pytest.raises(ValueError, match='No release model'):
+        converter.release_key_shapes('r50', 3)
+    broken = tmp_path / 'x.keys.tsv'
+    broken.write_text('name\tshape\nhead.fc.4.weight\t[1, 32\n')
+    with pytest.raises(ValueError, match='line 2'):
+        converter.read_manifest(str(broken))
 
 
 @pytest.mark.parametrize(

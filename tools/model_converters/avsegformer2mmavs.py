@@ -32,14 +32,15 @@ What changes:
   ``backbone.layer3_2.*``/``backbone.layer4_2.*``.
 
 Anything else fails: the keys and shapes of the source must be exactly
-those of a release checkpoint (:func:`release_key_shapes`), and missing,
+those of a release checkpoint (its manifest in ``release_manifests/``,
+read by :func:`release_key_shapes`), and missing,
 unexpected or misshapen tensors are named. The output is a deterministic
 function of the input's tensors: fixed key order, no timestamps, so two
 conversions of one checkpoint are byte-identical.
 """
 import argparse
-import importlib.util
 import io
+import json
 import logging
 import os
 import os.path as osp
@@ -53,19 +54,21 @@ import torch
 
 logger = logging.getLogger('avsegformer2mmavs')
 
-#: Queries and transformer width of every release model.
-NUM_QUERIES = 300
-EMBED_DIMS = 256
 #: Keys whose presence identifies the release's visual backbone.
 BACKBONE_MARKERS = OrderedDict([
     ('r50', 'backbone.layer3_1.0.conv1.weight'),
     ('pvtv2-b5', 'backbone.patch_embed1.proj.weight'),
 ])
-#: Backbone output channels (head.in_proj inputs).
-BACKBONE_CHANNELS = {
-    'r50': (256, 512, 1024, 2048),
-    'pvtv2-b5': (64, 128, 320, 512),
+#: The manifest of each (backbone, classifier outputs); MS3 checkpoints
+#: have the keys of the S4 ones.
+RELEASE_MANIFESTS = {
+    ('r50', 1): 'AVSegFormer_res50_s4',
+    ('r50', 71): 'AVSegFormer_res50_avss',
+    ('pvtv2-b5', 1): 'AVSegFormer_pvt2_s4',
+    ('pvtv2-b5', 71): 'AVSegFormer_pvt2_avss',
 }
+MANIFEST_DIR = osp.join(osp.dirname(osp.abspath(__file__)),
+                        'release_manifests')
 #: Prefixes of modules the release builds but whose output is never used.
 DROPPED_PREFIXES = ('backbone.layer3_2.', 'backbone.layer4_2.', 'head.fpn.',
                     'head.attn_fc.')
@@ -108,160 +111,13 @@ _HEAD_RULES = [(re.compile(pattern), repl) for pattern, repl in _HEAD_RULES]
 Shape = Tuple[int, ...]
 
 
-def _vggish_shapes() -> 'OrderedDict[str, Shape]':
-    """torchvggish's names and shapes, from the VGGish converter."""
-    path = osp.join(osp.dirname(osp.abspath(__file__)), 'vggish2mmavs.py')
-    spec = importlib.util.spec_from_file_location('_vggish2mmavs', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.VGGISH_SHAPES
-
-
-def _norm(prefix: str, channels: int, batch_norm: bool = False) -> list:
-    keys = [(f'{prefix}.weight', (channels, )),
-            (f'{prefix}.bias', (channels, ))]
-    if batch_norm:
-        keys += [(f'{prefix}.running_mean', (channels, )),
-                 (f'{prefix}.running_var', (channels, )),
-                 (f'{prefix}.num_batches_tracked', ())]
-    return keys
-
-
-def _linear(prefix: str,
-            out_channels: int,
-            in_channels: int,
-            bias: bool = True) -> list:
-    keys = [(f'{prefix}.weight', (out_channels, in_channels))]
-    return keys + ([(f'{prefix}.bias', (out_channels, ))] if bias else [])
-
-
-def _conv(prefix: str,
-          out_channels: int,
-          in_channels: int,
-          kernel: int,
-          bias: bool = True) -> list:
-    keys = [(f'{prefix}.weight', (out_channels, in_channels, kernel, kernel))]
-    return keys + ([(f'{prefix}.bias', (out_channels, ))] if bias else [])
-
-
-def _resnet50_keys() -> list:
-    """B2_ResNet of the release: torchvision's ResNet-50 with a second,
-    unused ``layer3_2``/``layer4_2`` branch."""
-    keys = _conv('backbone.conv1', 64, 3, 7, bias=False)
-    keys += _norm('backbone.bn1', 64, batch_norm=True)
-    # (name, planes, blocks, input channels of the first block)
-    stages = [('layer1', 64, 3, 64), ('layer2', 128, 4, 256),
-              ('layer3_1', 256, 6, 512), ('layer4_1', 512, 3, 1024),
-              ('layer3_2', 256, 6, 512), ('layer4_2', 512, 3, 1024)]
-    for name, planes, blocks, in_channels in stages:
-        for block in range(blocks):
-            prefix = f'backbone.{name}.{block}'
-            width = in_channels if block == 0 else planes * 4
-            keys += _conv(f'{prefix}.conv1', planes, width, 1, bias=False)
-            keys += _norm(f'{prefix}.bn1', planes, batch_norm=True)
-            keys += _conv(f'{prefix}.conv2', planes, planes, 3, bias=False)
-            keys += _norm(f'{prefix}.bn2', planes, batch_norm=True)
-            keys += _conv(f'{prefix}.conv3', planes * 4, planes, 1, bias=False)
-            keys += _norm(f'{prefix}.bn3', planes * 4, batch_norm=True)
-            if block == 0:
-                keys += _conv(
-                    f'{prefix}.downsample.0', planes * 4, width, 1, bias=False)
-                keys += _norm(
-                    f'{prefix}.downsample.1', planes * 4, batch_norm=True)
-    return keys
-
-
-def _pvt_v2_b5_keys() -> list:
-    """PVTv2-b5 in the original PVT naming."""
-    dims, depths, sr_ratios = (64, 128, 320, 512), (3, 6, 40, 3), (8, 4, 2, 1)
-    keys, in_channels = [], 3
-    for stage, (dim, depth,
-                ratio) in enumerate(zip(dims, depths, sr_ratios), 1):
-        prefix = f'backbone.patch_embed{stage}'
-        keys += _conv(f'{prefix}.proj', dim, in_channels,
-                      7 if stage == 1 else 3)
-        keys += _norm(f'{prefix}.norm', dim)
-        for block in range(depth):
-            prefix = f'backbone.block{stage}.{block}'
-            keys += _norm(f'{prefix}.norm1', dim)
-            keys += _linear(f'{prefix}.attn.q', dim, dim)
-            keys += _linear(f'{prefix}.attn.kv', 2 * dim, dim)
-            keys += _linear(f'{prefix}.attn.proj', dim, dim)
-            if ratio > 1:
-                keys += _conv(f'{prefix}.attn.sr', dim, dim, ratio)
-                keys += _norm(f'{prefix}.attn.norm', dim)
-            keys += _norm(f'{prefix}.norm2', dim)
-            keys += _linear(f'{prefix}.mlp.fc1', 4 * dim, dim)
-            keys += [(f'{prefix}.mlp.dwconv.dwconv.weight', (4 * dim, 1, 3,
-                                                             3)),
-                     (f'{prefix}.mlp.dwconv.dwconv.bias', (4 * dim, ))]
-            keys += _linear(f'{prefix}.mlp.fc2', dim, 4 * dim)
-        keys += _norm(f'backbone.norm{stage}', dim)
-        in_channels = dim
-    return keys
-
-
-def _head_keys(in_channels: Tuple[int, ...], out_channels: int) -> list:
-    """AVSegHead, the version with a query generator."""
-    dims, queries = EMBED_DIMS, NUM_QUERIES
-    keys = [('head.level_embed', (3, dims)),
-            ('head.learnable_query.weight', (queries, dims)),
-            ('head.query_generator.query.weight', (queries, dims))]
-    for layer in range(6):
-        prefix = f'head.query_generator.layers.{layer}'
-        for attn in ('self_attn', 'cross_attn'):
-            keys += [(f'{prefix}.{attn}.in_proj_weight', (3 * dims, dims)),
-                     (f'{prefix}.{attn}.out_proj.weight', (dims, dims))]
-        keys += _linear(f'{prefix}.ffn.0', 1024, dims)
-        keys += _linear(f'{prefix}.ffn.2', dims, 1024)
-        for norm in ('norm1', 'norm2', 'norm3'):
-            keys += _norm(f'{prefix}.{norm}', dims)
-    for layer in range(6):
-        prefix = f'head.transformer.encoder.layers.{layer}'
-        # 8 heads x 3 levels x 4 points (x 2 coordinates).
-        keys += _linear(f'{prefix}.self_attn.sampling_offsets', 192, dims)
-        keys += _linear(f'{prefix}.self_attn.attention_weights', 96, dims)
-        keys += _linear(f'{prefix}.self_attn.value_proj', dims, dims)
-        keys += _linear(f'{prefix}.self_attn.output_proj', dims, dims)
-        keys += _norm(f'{prefix}.norm1', dims)
-        keys += _linear(f'{prefix}.linear1', 2048, dims)
-        keys += _linear(f'{prefix}.linear2', dims, 2048)
-        keys += _norm(f'{prefix}.norm2', dims)
-    for layer in range(6):
-        prefix = f'head.transformer.decoder.layers.{layer}'
-        for attn, norm in (('self_attn', 'norm1'), ('cross_attn', 'norm2')):
-            keys += [(f'{prefix}.{attn}.in_proj_weight', (3 * dims, dims)),
-                     (f'{prefix}.{attn}.in_proj_bias', (3 * dims, ))]
-            keys += _linear(f'{prefix}.{attn}.out_proj', dims, dims)
-            keys += _norm(f'{prefix}.{norm}', dims)
-        keys += _linear(f'{prefix}.linear1', 2048, dims)
-        keys += _linear(f'{prefix}.linear2', dims, 2048)
-        keys += _norm(f'{prefix}.norm3', dims)
-    for level, channels in enumerate(in_channels):
-        keys += _conv(f'head.in_proj.{level}.0', dims, channels, 1)
-        keys += _norm(f'head.in_proj.{level}.1', dims)
-    keys += _conv('head.mlp.layers.0', 2048, queries, 1)
-    keys += _conv('head.mlp.layers.1', 2048, 2048, 1)
-    keys += _conv('head.mlp.layers.2', dims, 2048, 1)
-    keys += _linear('head.fusion_block.q_proj', dims, dims, bias=False)
-    keys += _linear('head.fusion_block.kv_proj', 2 * dims, dims, bias=False)
-    keys += _linear('head.fusion_block.proj', dims, dims)
-    keys += _conv('head.lateral_conv.0', dims, dims, 1)
-    keys += _norm('head.lateral_conv.1', dims)
-    keys += _conv('head.out_conv.0', dims, dims, 3)
-    keys += _norm('head.out_conv.1', dims)
-    for up in (1, 2, 3):
-        keys += _conv(f'head.fpn.up{up}.1', dims, dims, 3)
-    for tail in ('attn_fc', 'fc'):
-        keys += _conv(f'head.{tail}.0', 128, dims, 3)
-        keys += _conv(f'head.{tail}.2', 32, 128, 3)
-        keys += _conv(f'head.{tail}.4', out_channels, 32, 1, bias=False)
-    return keys
-
-
 def release_key_shapes(backbone: str,
                        out_channels: int) -> 'OrderedDict[str, Shape]':
-    """Names and shapes of a release checkpoint.
+    """Names and shapes of a release checkpoint, from its manifest.
+
+    The manifests (``release_manifests/*.keys.tsv`` beside this script,
+    ``name<TAB>shape`` per tensor) list the public checkpoints' state dicts
+    as released; the tests check converted models against the same files.
 
     Args:
         backbone (str): ``'r50'`` or ``'pvtv2-b5'``.
@@ -273,20 +129,46 @@ def release_key_shapes(backbone: str,
         head, ``audio_proj``).
 
     Raises:
-        ValueError: Unknown backbone.
+        ValueError: No release model has this backbone and width.
     """
-    if backbone == 'r50':
-        keys = _resnet50_keys()
-    elif backbone == 'pvtv2-b5':
-        keys = _pvt_v2_b5_keys()
-    else:
-        raise ValueError(f"backbone must be one of {list(BACKBONE_MARKERS)}, "
-                         f'got {backbone!r}')
-    keys += [(f'vggish.{name}', tuple(shape))
-             for name, shape in _vggish_shapes().items()]
-    keys += _head_keys(BACKBONE_CHANNELS[backbone], out_channels)
-    keys += _linear('audio_proj', EMBED_DIMS, 128)
-    return OrderedDict(keys)
+    if (backbone, out_channels) not in RELEASE_MANIFESTS:
+        raise ValueError(
+            f'No release model has backbone {backbone!r} and {out_channels} '
+            f'output channel(s); known: {sorted(RELEASE_MANIFESTS)}')
+    return read_manifest(
+        osp.join(MANIFEST_DIR,
+                 RELEASE_MANIFESTS[(backbone, out_channels)] + '.keys.tsv'))
+
+
+def read_manifest(path: str) -> 'OrderedDict[str, Shape]':
+    """Read a ``name<TAB>shape`` manifest (first line ``name\tshape``).
+
+    Args:
+        path (str): The ``.keys.tsv`` file.
+
+    Returns:
+        OrderedDict[str, tuple[int, ...]]: Tensor name -> shape, in file
+        order.
+
+    Raises:
+        ValueError: The file is not such a manifest (names the line).
+    """
+    with open(path, encoding='utf-8') as file:
+        lines = file.read().splitlines()
+    if not lines or lines[0] != 'name\tshape':
+        raise ValueError(f'{path}: not a key manifest (first line must be '
+                         '"name<TAB>shape")')
+    shapes: 'OrderedDict[str, Shape]' = OrderedDict()
+    for number, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        try:
+            name, shape = line.split('\t')
+            shapes[name] = tuple(int(n) for n in json.loads(shape))
+        except ValueError as error:
+            raise ValueError(f'{path}: line {number} is not '
+                             f'"name<TAB>[d0, d1, ...]": {line!r}') from error
+    return shapes
 
 
 def _listing(keys: List[str], limit: int = 50) -> str:
@@ -424,7 +306,7 @@ def convert_release_state_dict(
                 if pattern.match(key):
                     converted[pattern.sub(repl, key)] = value
                     break
-            else:  # the rules cover every key of release_key_shapes
+            else:  # the rules cover every key of the manifests
                 raise AssertionError(f'no rename rule for {key}')
             if key == CLASSIFIER_KEY:
                 converted['decode_head.conv_seg.bias'] = value.new_zeros(

@@ -32,7 +32,9 @@ model = dict(
         mixer=dict(
             type='ChannelAttentionMixer', residual=False, use_sigmoid=True),
         mask_reformer=None,
-        feature_mean_aux=True))
+        feature_mean_aux=True,
+        # The release's classifier (head.fc.4) has no bias.
+        conv_seg_bias=False))
 
 img_scale = (512, 512)
 # The release reads frames with PIL and resizes frames (bilinear) and masks

@@ -21,7 +21,9 @@ model = dict(
         mixer=dict(
             type='ChannelAttentionMixer', residual=False, use_sigmoid=True),
         mask_reformer=None,
-        feature_mean_aux=True))
+        feature_mean_aux=True,
+        # The release's classifier (head.fc.4) has no bias.
+        conv_seg_bias=False))
 
 img_scale = (512, 512)
 # PIL decoding and resizing, as the release (see the S4 release config).

@@ -20,7 +20,9 @@ model = dict(
         mixer=dict(
             type='ChannelAttentionMixer', residual=False, use_sigmoid=True),
         mask_reformer=None,
-        feature_mean_aux=True))
+        feature_mean_aux=True,
+        # The release's classifier (head.fc.4) has no bias.
+        conv_seg_bias=False))
 
 crop_size = (224, 224)
 # The release decodes and resizes with PIL (frames bilinear, masks nearest):

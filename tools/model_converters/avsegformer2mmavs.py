@@ -25,8 +25,8 @@ What changes:
   ``in_proj.i.{0,1}``, ``lateral_conv.{0,1}``, ``out_conv.{0,1}`` ->
   ``.{conv,gn}``; ``mlp`` -> ``mask_mlp``; ``fusion_block`` -> ``mixer``;
   ``fc.{0,2}`` -> ``mask_tail.{0,2}``; ``fc.4.weight`` ->
-  ``conv_seg.weight`` with a zero ``conv_seg.bias`` (the release's
-  classifier has no bias).
+  ``conv_seg.weight`` (the release configs build the classifier without a
+  bias, as released).
 - Modules the release builds but never runs are dropped (and counted):
   ``head.fpn.*``, ``head.attn_fc.*`` and the duplicate ResNet branches
   ``backbone.layer3_2.*``/``backbone.layer4_2.*``.
@@ -308,9 +308,6 @@ def convert_release_state_dict(
                     break
             else:  # the rules cover every key of the manifests
                 raise AssertionError(f'no rename rule for {key}')
-            if key == CLASSIFIER_KEY:
-                converted['decode_head.conv_seg.bias'] = value.new_zeros(
-                    out_channels)
     if backbone == 'pvtv2-b5':
         backbone_weights = _convert_pvt(backbone_weights)
     else:

@@ -115,6 +115,9 @@ class AVSegFormerHead(AVDecodeHead):
         feature_mean_aux (bool): Add the release's auxiliary mask.
         loss_inter (dict): Loss of every intermediate mask (weight = lambda).
         norm_cfg (dict): Norm of the projections. Defaults to GN(32).
+        conv_seg_bias (bool): Give the classifier ``conv_seg`` a bias (as
+            mmseg heads do); the release's classifier has none. Defaults to
+            True.
         **kwargs: :class:`~mmseg.models.decode_heads.BaseDecodeHead`
             arguments (``num_classes``, ``out_channels``, ``threshold``,
             ``loss_decode``, ``align_corners``, ...).
@@ -145,6 +148,7 @@ class AVSegFormerHead(AVDecodeHead):
                      loss_name='loss_inter'),
                  norm_cfg: ConfigType = dict(type='GN', num_groups=32),
                  dropout_ratio: float = 0.0,
+                 conv_seg_bias: bool = True,
                  **kwargs):
         super().__init__(
             in_channels=list(in_channels),
@@ -157,6 +161,9 @@ class AVSegFormerHead(AVDecodeHead):
         if len(in_channels) != 4:
             raise ValueError('AVSegFormerHead needs 4 feature levels (strides '
                              f'4, 8, 16, 32), got {len(in_channels)}')
+        if not conv_seg_bias:
+            self.conv_seg = nn.Conv2d(
+                channels, self.out_channels, kernel_size=1, bias=False)
         self.embed_dims = embed_dims
         self.num_queries = num_queries
         self.num_levels = 3

@@ -34,7 +34,6 @@ The output is a deterministic function of the arguments: each clip draws
 from its own random generator seeded by (seed, task, split, clip index).
 """
 import csv
-import json
 import os
 import os.path as osp
 import pickle
@@ -42,9 +41,12 @@ from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+from mmengine.fileio import dump
 
 from .audio import (EXAMPLE_NUM_FRAMES, SAMPLE_RATE, STFT_HOP_LENGTH,
                     waveform_to_log_mel_examples)
+from .avsbench import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
+                       AVSBenchSemanticDataset)
 from .metainfo import AVSS_CLASSES, AVSS_PALETTE
 
 #: (S4 category, AVSS class, shape, BGR colour, tone in Hz). The first
@@ -334,61 +336,90 @@ def _clip_content(rng, categories, objects_per_clip, num_frames, size, multi,
     return object_categories, schedule, frames, owners, waveform
 
 
+def _layout(task: str, root: str, split: str, audio_source: str):
+    """The data set class of ``task`` as a layout: it names every file of a
+    clip (:meth:`~.avsbench.AVSBenchBaseDataset.parse_clip`), so the
+    released layouts are written down once, in the readers."""
+    dataset_class = dict(
+        s4=AVSBenchS4Dataset,
+        ms3=AVSBenchMS3Dataset,
+        avss=AVSBenchSemanticDataset)[task]
+    return dataset_class(
+        split=split,
+        data_root=root,
+        audio_source=audio_source,
+        check_files=False,
+        lazy_init=True)
+
+
+def _write_frames_and_masks(clip: dict, frames: Sequence[np.ndarray],
+                            masks: Sequence[np.ndarray],
+                            jpeg: bool = False) -> None:
+    """Write the frames and the masks the layout asks for (``None`` paths:
+    padding, or frames the split does not label)."""
+    for path, frame in zip(clip['frame_paths'], frames):
+        if path is not None:
+            _write_image(path, frame, jpeg=jpeg)
+    for path, mask in zip(clip['seg_map_paths'], masks):
+        if path is not None:
+            _write_image(path, mask)
+
+
 def _write_s4(root, counts, categories, size, objects_per_clip, seed, noise):
     rows = []
-    data = osp.join(root, 's4_data')
     for split, count in counts.items():
+        wav_layout = _layout('s4', root, split, 'wav')
+        log_mel_layout = _layout('s4', root, split, 'log_mel')
         for index in range(count):
             rng = _clip_rng(seed, 's4', split, index)
             objs, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip, 5, size, False, noise,
+                rng, categories, objects_per_clip,
+                AVSBenchS4Dataset.NUM_FRAMES, size, False, noise,
                 (seed + index) % len(categories))
-            category = categories[objs[schedule[0][0]]]['s4_name']
-            name = f'syn_s4_{split}_{index:04d}'
-            rows.append((name, index % 10, category, split))
-            rel = osp.join(split, category, name)
-            for i, (frame, owner) in enumerate(zip(frames, owners)):
-                _write_image(
-                    osp.join(data, 'visual_frames', rel,
-                             f'{name}_{i + 1}.png'), frame)
-                if split != 'train' or i == 0:
-                    _write_image(
-                        osp.join(data, 'gt_masks', rel, f'{name}_{i + 1}.png'),
-                        _binary_mask(owner, schedule[i]))
-            _write_wav(osp.join(data, 'audio_wav', rel + '.wav'), waveform)
+            # The folder of an S4 clip is its sounding category.
+            row = dict(
+                name=f'syn_s4_{split}_{index:04d}',
+                category=categories[objs[schedule[0][0]]]['s4_name'],
+                split=split)
+            clip = wav_layout.parse_clip(row, 'name')
+            rows.append((row['name'], index % 10, row['category'], split))
+            _write_frames_and_masks(clip, frames, [
+                _binary_mask(owner, sounding)
+                for owner, sounding in zip(owners, schedule)
+            ])
+            _write_wav(clip['audio_path'], waveform)
             _write_log_mel_pkl(
-                osp.join(data, 'audio_log_mel', rel + '.pkl'), waveform)
+                log_mel_layout.parse_clip(row, 'name')['audio_path'],
+                waveform)
     _write_csv(
-        osp.join(root, 's4_meta_data.csv'),
+        osp.join(root, AVSBenchS4Dataset.DEFAULT_ANN_FILE),
         ('name', 'start_time', 'category', 'split'), rows)
 
 
 def _write_ms3(root, counts, categories, size, objects_per_clip, seed, noise):
     rows = []
-    data = osp.join(root, 'ms3_data')
     for split, count in counts.items():
+        wav_layout = _layout('ms3', root, split, 'wav')
+        log_mel_layout = _layout('ms3', root, split, 'log_mel')
         for index in range(count):
             rng = _clip_rng(seed, 'ms3', split, index)
+            row = dict(video_id=f'syn_ms3_{split}_{index:04d}', split=split)
+            clip = wav_layout.parse_clip(row, 'video_id')
             _, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip, 5, size, True, noise,
-                (seed + index) % len(categories))
-            name = f'syn_ms3_{split}_{index:04d}'
-            rows.append((name, split))
-            for i, (frame, owner) in enumerate(zip(frames, owners)):
-                _write_image(
-                    osp.join(data, 'visual_frames', name,
-                             f'{name}.mp4_{i + 1}.png'), frame)
-                _write_image(
-                    osp.join(data, 'gt_masks', split, name,
-                             f'{name}_{i + 1}.png'),
-                    _binary_mask(owner, schedule[i]))
-            _write_wav(
-                osp.join(data, 'audio_wav', split, name + '.wav'), waveform)
+                rng, categories, objects_per_clip, len(clip['frame_paths']),
+                size, True, noise, (seed + index) % len(categories))
+            rows.append((row['video_id'], split))
+            _write_frames_and_masks(clip, frames, [
+                _binary_mask(owner, sounding)
+                for owner, sounding in zip(owners, schedule)
+            ])
+            _write_wav(clip['audio_path'], waveform)
             _write_log_mel_pkl(
-                osp.join(data, 'audio_log_mel', split, name + '.pkl'),
+                log_mel_layout.parse_clip(row, 'video_id')['audio_path'],
                 waveform)
     _write_csv(
-        osp.join(root, 'ms3_meta_data.csv'), ('video_id', 'split'), rows)
+        osp.join(root, AVSBenchMS3Dataset.DEFAULT_ANN_FILE),
+        ('video_id', 'split'), rows)
 
 
 def _avss_subsets(count: int) -> List[str]:
@@ -403,41 +434,36 @@ def _write_avss(root, counts, categories, size, objects_per_clip, seed, noise):
     rows = []
     palette_bgr = np.asarray(AVSS_PALETTE, dtype=np.uint8)[:, ::-1]
     for split, count in counts.items():
+        layout = _layout('avss', root, split, 'wav')
         for index, subset in enumerate(_avss_subsets(count)):
             rng = _clip_rng(seed, 'avss', split, index)
-            num_frames = 10 if subset == 'v2' else 5
-            objs, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip, num_frames, size, subset
-                != 'v1s', noise, (seed + index) % len(categories))
             uid = f'syn_{subset}_{split}_{index:04d}'
-            clip_dir = osp.join(root, subset, uid)
+            clip = layout.parse_clip(dict(uid=uid, label=subset), 'uid')
+            num_real = sum(path is not None for path in clip['frame_paths'])
+            # v1s clips have one sounding object, like S4.
+            objs, schedule, frames, owners, waveform = _clip_content(
+                rng, categories, objects_per_clip, num_real, size, subset
+                != 'v1s', noise, (seed + index) % len(categories))
             owner_to_class = np.array(
                 [categories[cat]['avss_index'] for cat in objs] + [0])
-            for i, (frame, owner) in enumerate(zip(frames, owners)):
-                _write_image(
-                    osp.join(clip_dir, 'frames', f'{i}.jpg'), frame, jpeg=True)
-                if subset == 'v1s' and split == 'train' and i > 0:
-                    continue
-                sounding = np.isin(owner, schedule[i])
-                # Index -1 (no object) picks the trailing 0 (background).
-                labels = np.where(sounding, owner_to_class[owner], 0)
-                _write_image(
-                    osp.join(clip_dir, 'labels_rgb', f'{i}.png'),
-                    palette_bgr[labels])
-            _write_wav(osp.join(clip_dir, 'audio.wav'), waveform)
+            # Index -1 (no object) picks the trailing 0 (background).
+            masks = [
+                palette_bgr[np.where(
+                    np.isin(owner, sounding), owner_to_class[owner], 0)]
+                for owner, sounding in zip(owners, schedule)
+            ]
+            _write_frames_and_masks(clip, frames, masks, jpeg=True)
+            _write_wav(clip['audio_path'], waveform)
             audible = sorted({objs[i] for second in schedule for i in second})
             a_obj = '_'.join(categories[c]['avss_name'] for c in audible)
             rows.append((uid, uid, 0, 0, a_obj, split, subset))
     _write_csv(
-        osp.join(root, 'metadata.csv'),
+        osp.join(root, AVSBenchSemanticDataset.DEFAULT_ANN_FILE),
         ('vid', 'uid', 's_min', 's_sec', 'a_obj', 'split', 'label'), rows)
-    with open(osp.join(root, 'label2idx.json'), 'w') as file:
-        json.dump({
-            name: i
-            for i, name in enumerate(AVSS_CLASSES)
-        },
-                  file,
-                  indent=1)
+    dump({name: i
+          for i, name in enumerate(AVSS_CLASSES)},
+         osp.join(root, 'label2idx.json'),
+         indent=1)
 
 
 _WRITERS = dict(s4=_write_s4, ms3=_write_ms3, avss=_write_avss)

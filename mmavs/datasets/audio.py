@@ -33,6 +33,7 @@ from math import gcd
 from typing import Optional, Tuple, Union
 
 import numpy as np
+from scipy.signal import get_window
 
 from .errors import AVSDataError
 from .video_io import read_audio_track
@@ -60,22 +61,6 @@ EXAMPLE_SHAPE = (1, EXAMPLE_NUM_FRAMES, NUM_MEL_BINS)
 SOUNDFILE_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.aif', '.aiff')
 
 PathLike = Union[str, 'os.PathLike[str]']
-
-
-def periodic_hann(window_length: int) -> np.ndarray:
-    """The periodic ("DFT-even") Hann window VGGish uses.
-
-    Unlike :func:`numpy.hanning` (symmetric) the window has period
-    ``window_length``: ``w[n] = 0.5 - 0.5 cos(2 pi n / window_length)``.
-
-    Args:
-        window_length (int): Number of samples.
-
-    Returns:
-        np.ndarray: float64 [window_length].
-    """
-    n = np.arange(window_length)
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * n / window_length)
 
 
 def hertz_to_mel(frequencies_hertz: Union[float, np.ndarray]) -> np.ndarray:
@@ -139,7 +124,9 @@ def mel_filterbank(num_mel_bins: int = NUM_MEL_BINS,
 
 
 _MEL_MATRIX = mel_filterbank()
-_HANN_WINDOW = periodic_hann(STFT_WINDOW_LENGTH)
+# The periodic ("DFT-even") Hann window VGGish uses, not numpy's symmetric
+# one: w[n] = 0.5 - 0.5 cos(2 pi n / N).
+_HANN_WINDOW = get_window('hann', STFT_WINDOW_LENGTH, fftbins=True)
 
 
 def to_mono(waveform: np.ndarray) -> np.ndarray:

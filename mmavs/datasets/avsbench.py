@@ -300,6 +300,35 @@ class AVSBenchBaseDataset(BaseSegDataset):
             '\n(use tools/dataset_converters/avsbench_check.py for a full '
             'report, or skip_missing=True to drop these clips)')
 
+    @staticmethod
+    def clip_info(name: str, category: Optional[str],
+                  frame_paths: List[Optional[str]],
+                  seg_map_paths: List[Optional[str]], audio_path: str,
+                  **extra) -> dict:
+        """A clip's data info; its flags follow from its paths.
+
+        Args:
+            name (str): The clip name.
+            category (str, optional): The S4 category.
+            frame_paths (list[str | None]): T frames; None = padding.
+            seg_map_paths (list[str | None]): T masks; None = unlabelled.
+            audio_path (str): The audio file.
+            **extra: More keys (e.g. ``subset``).
+
+        Returns:
+            dict: With ``label_flags`` (1 where a mask exists) and
+            ``frame_valid`` (1 where a frame exists).
+        """
+        return dict(
+            clip_name=name,
+            category=category,
+            frame_paths=frame_paths,
+            seg_map_paths=seg_map_paths,
+            label_flags=[int(path is not None) for path in seg_map_paths],
+            frame_valid=[int(path is not None) for path in frame_paths],
+            audio_path=audio_path,
+            **extra)
+
     def _audio_path(self, *parts: str) -> str:
         """Audio file of a clip; ``parts`` end with the clip name."""
         extension = dict(
@@ -349,22 +378,16 @@ class AVSBenchS4Dataset(AVSBenchBaseDataset):
         frame_dir = osp.join(
             self._prefix('frames'), self.split, category, name)
         mask_dir = osp.join(self._prefix('masks'), self.split, category, name)
-        labelled = {0} if self.split == 'train' else set(
-            range(self.NUM_FRAMES))
-        return dict(
-            clip_name=name,
-            category=category,
-            frame_paths=[
+        # Train clips are labelled on their first frame only.
+        labelled = 1 if self.split == 'train' else self.NUM_FRAMES
+        return self.clip_info(
+            name, category, [
                 osp.join(frame_dir, f'{name}_{i + 1}.png')
                 for i in range(self.NUM_FRAMES)
-            ],
-            seg_map_paths=[
+            ], [
                 osp.join(mask_dir, f'{name}_{i + 1}.png')
-                if i in labelled else None for i in range(self.NUM_FRAMES)
-            ],
-            label_flags=[int(i in labelled) for i in range(self.NUM_FRAMES)],
-            frame_valid=[1] * self.NUM_FRAMES,
-            audio_path=self._audio_path(self.split, category, name))
+                if i < labelled else None for i in range(self.NUM_FRAMES)
+            ], self._audio_path(self.split, category, name))
 
 
 @DATASETS.register_module()
@@ -391,20 +414,14 @@ class AVSBenchMS3Dataset(AVSBenchBaseDataset):
         name = row[name_column]
         frame_dir = osp.join(self._prefix('frames'), name)
         mask_dir = osp.join(self._prefix('masks'), self.split, name)
-        return dict(
-            clip_name=name,
-            category=None,
-            frame_paths=[
+        return self.clip_info(
+            name, None, [
                 osp.join(frame_dir, f'{name}.mp4_{i + 1}.png')
                 for i in range(self.NUM_FRAMES)
-            ],
-            seg_map_paths=[
+            ], [
                 osp.join(mask_dir, f'{name}_{i + 1}.png')
                 for i in range(self.NUM_FRAMES)
-            ],
-            label_flags=[1] * self.NUM_FRAMES,
-            frame_valid=[1] * self.NUM_FRAMES,
-            audio_path=self._audio_path(self.split, name))
+            ], self._audio_path(self.split, name))
 
 
 @DATASETS.register_module()
@@ -542,15 +559,13 @@ class AVSBenchSemanticDataset(AVSBenchBaseDataset):
             seg_map_paths.append(
                 osp.join(clip_dir, 'labels_rgb', f'{i}.png') if i in
                 labelled else None)
-        return dict(
-            clip_name=uid,
-            category=None,
-            subset=subset,
-            frame_paths=frame_paths,
-            seg_map_paths=seg_map_paths,
-            label_flags=[int(i in labelled) for i in range(self.NUM_FRAMES)],
-            frame_valid=[int(i < num_real) for i in range(self.NUM_FRAMES)],
-            audio_path=osp.join(clip_dir, audio_name))
+        return self.clip_info(
+            uid,
+            None,
+            frame_paths,
+            seg_map_paths,
+            osp.join(clip_dir, audio_name),
+            subset=subset)
 
 
 def avs_dataset_class(dataset_cfg: dict) -> type:

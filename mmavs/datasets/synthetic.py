@@ -37,6 +37,7 @@ import csv
 import os
 import os.path as osp
 import pickle
+from functools import partial
 from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 import cv2
@@ -365,61 +366,40 @@ def _write_frames_and_masks(clip: dict, frames: Sequence[np.ndarray],
             _write_image(path, mask)
 
 
-def _write_s4(root, counts, categories, size, objects_per_clip, seed, noise):
+def _write_binary(task, root, counts, categories, size, objects_per_clip,
+                  seed, noise):
+    """S4 (one sounding object per clip) or MS3 (1-2 per second)."""
+    single = task == 's4'
+    dataset_class = AVSBenchS4Dataset if single else AVSBenchMS3Dataset
+    name_column = 'name' if single else 'video_id'
+    header = ('name', 'start_time', 'category',
+              'split') if single else ('video_id', 'split')
     rows = []
     for split, count in counts.items():
-        wav_layout = _layout('s4', root, split, 'wav')
-        log_mel_layout = _layout('s4', root, split, 'log_mel')
+        wav_layout = _layout(task, root, split, 'wav')
+        log_mel_layout = _layout(task, root, split, 'log_mel')
         for index in range(count):
-            rng = _clip_rng(seed, 's4', split, index)
+            rng = _clip_rng(seed, task, split, index)
             objs, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip,
-                AVSBenchS4Dataset.NUM_FRAMES, size, False, noise,
-                (seed + index) % len(categories))
-            # The folder of an S4 clip is its sounding category.
-            row = dict(
-                name=f'syn_s4_{split}_{index:04d}',
-                category=categories[objs[schedule[0][0]]]['s4_name'],
-                split=split)
-            clip = wav_layout.parse_clip(row, 'name')
-            rows.append((row['name'], index % 10, row['category'], split))
+                rng, categories, objects_per_clip, dataset_class.NUM_FRAMES,
+                size, not single, noise, (seed + index) % len(categories))
+            row = {name_column: f'syn_{task}_{split}_{index:04d}',
+                   'split': split}
+            if single:
+                # The folder of an S4 clip is its sounding category.
+                row['category'] = categories[objs[schedule[0][0]]]['s4_name']
+                row['start_time'] = index % 10
+            rows.append([row[column] for column in header])
+            clip = wav_layout.parse_clip(row, name_column)
             _write_frames_and_masks(clip, frames, [
                 _binary_mask(owner, sounding)
                 for owner, sounding in zip(owners, schedule)
             ])
             _write_wav(clip['audio_path'], waveform)
             _write_log_mel_pkl(
-                log_mel_layout.parse_clip(row, 'name')['audio_path'],
+                log_mel_layout.parse_clip(row, name_column)['audio_path'],
                 waveform)
-    _write_csv(
-        osp.join(root, AVSBenchS4Dataset.DEFAULT_ANN_FILE),
-        ('name', 'start_time', 'category', 'split'), rows)
-
-
-def _write_ms3(root, counts, categories, size, objects_per_clip, seed, noise):
-    rows = []
-    for split, count in counts.items():
-        wav_layout = _layout('ms3', root, split, 'wav')
-        log_mel_layout = _layout('ms3', root, split, 'log_mel')
-        for index in range(count):
-            rng = _clip_rng(seed, 'ms3', split, index)
-            row = dict(video_id=f'syn_ms3_{split}_{index:04d}', split=split)
-            clip = wav_layout.parse_clip(row, 'video_id')
-            _, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip, len(clip['frame_paths']),
-                size, True, noise, (seed + index) % len(categories))
-            rows.append((row['video_id'], split))
-            _write_frames_and_masks(clip, frames, [
-                _binary_mask(owner, sounding)
-                for owner, sounding in zip(owners, schedule)
-            ])
-            _write_wav(clip['audio_path'], waveform)
-            _write_log_mel_pkl(
-                log_mel_layout.parse_clip(row, 'video_id')['audio_path'],
-                waveform)
-    _write_csv(
-        osp.join(root, AVSBenchMS3Dataset.DEFAULT_ANN_FILE),
-        ('video_id', 'split'), rows)
+    _write_csv(osp.join(root, dataset_class.DEFAULT_ANN_FILE), header, rows)
 
 
 def _avss_subsets(count: int) -> List[str]:
@@ -466,7 +446,10 @@ def _write_avss(root, counts, categories, size, objects_per_clip, seed, noise):
          indent=1)
 
 
-_WRITERS = dict(s4=_write_s4, ms3=_write_ms3, avss=_write_avss)
+_WRITERS = dict(
+    s4=partial(_write_binary, 's4'),
+    ms3=partial(_write_binary, 'ms3'),
+    avss=_write_avss)
 
 
 def make_synthetic_avsbench(out_dir: str,

@@ -55,6 +55,10 @@ LOG_OFFSET = 0.01
 EXAMPLE_NUM_FRAMES = 96
 #: Shape of one example as released in the AVSBench ``.pkl`` files.
 EXAMPLE_SHAPE = (1, EXAMPLE_NUM_FRAMES, NUM_MEL_BINS)
+#: Seconds of sound one example covers (0.96).
+EXAMPLE_SECONDS = EXAMPLE_NUM_FRAMES * STFT_HOP_LENGTH / SAMPLE_RATE
+#: A sound whose peak stays below this (-80 dBFS) counts as silent.
+SILENCE_PEAK = 1e-4
 
 #: Extensions read with soundfile; anything else goes through PyAV (FFmpeg),
 #: which also reads the sound track of video containers.
@@ -287,7 +291,32 @@ def read_audio_file(path: PathLike) -> Tuple[np.ndarray, int]:
     if data.shape[0] == 0:
         raise AVSDataError(f'{os.fspath(path)}: audio is zero-length '
                            '(no samples)')
+    check_finite_samples(data, os.fspath(path), int(sample_rate))
     return to_mono(data), int(sample_rate)
+
+
+def check_finite_samples(samples: np.ndarray, name: str,
+                         sample_rate: int) -> None:
+    """Refuse NaN or infinite samples (a float wav can hold them; they would
+    turn every log-mel value and the model's output into NaN).
+
+    Args:
+        samples (np.ndarray): [S] or [S, C] samples (time first).
+        name (str): The file, for the message.
+        sample_rate (int): Samples per second, to say where.
+
+    Raises:
+        AVSDataError: Some sample is NaN or infinite.
+    """
+    finite = np.isfinite(samples)
+    if finite.all():
+        return
+    per_time = finite.reshape(finite.shape[0], -1).all(axis=1)
+    bad = np.flatnonzero(~per_time)
+    raise AVSDataError(
+        f'{name}: the audio holds {int((~finite).sum())} NaN or infinite '
+        f'samples (the first at {bad[0] / sample_rate:.3f} s); mmavs does not '
+        'guess what they should have been')
 
 
 def read_video_soundtrack(path: PathLike) -> Tuple[np.ndarray, int]:
@@ -398,6 +427,8 @@ def load_pickled_array(source: Union[PathLike, bytes],
     The AVSBench release stores each clip's log-mel examples as a torch
     tensor written with :func:`pickle.dump`. This reads those files (and
     numpy pickles) without executing anything but tensor reconstruction.
+    A tensor written with ``torch.save`` (a zip archive) is read with
+    ``torch.load(weights_only=True)``.
 
     Args:
         source (str | PathLike | bytes): A file path or the file's bytes.
@@ -421,9 +452,16 @@ def load_pickled_array(source: Union[PathLike, bytes],
     if not data:
         raise AVSDataError(f'{name}: pickle file is empty (zero bytes)')
     try:
-        obj = _ArrayUnpickler(io.BytesIO(data)).load()
+        if data[:4] == b'PK\x03\x04':  # torch.save's zip format
+            import torch
+            obj = torch.load(
+                io.BytesIO(data), map_location='cpu', weights_only=True)
+        else:
+            obj = _ArrayUnpickler(io.BytesIO(data)).load()
     except Exception as error:
-        raise AVSDataError(f'{name}: cannot unpickle a tensor/array '
+        raise AVSDataError(f'{name}: cannot load a tensor/array: it is not '
+                           'a pickled (or torch.save-d) tensor or array, or '
+                           'it is cut short or holds other objects '
                            f'({type(error).__name__}: {error})') from error
     if hasattr(obj, 'detach'):  # a torch tensor
         obj = obj.detach().cpu().numpy()

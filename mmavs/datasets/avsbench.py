@@ -31,8 +31,6 @@ keys of the returned data infos. The released layouts are:
         ├── labels_rgb/{i}.png         colour masks, same index as frames
         └── audio.wav
 """
-import csv
-import io
 import json
 import logging
 import os.path as osp
@@ -44,6 +42,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .errors import AVSDataError
+from .metadata import read_metadata_csv, report_repeated_clips
 from .metainfo import (AVSS_CLASSES, AVSS_PALETTE, BINARY_CLASSES,
                        BINARY_PALETTE)
 
@@ -79,6 +78,10 @@ class AVSBenchBaseDataset(BaseSegDataset):
             audio file of the split exists. Defaults to True.
         skip_missing (bool): With ``check_files``, drop clips that miss a
             file (with a logged count) instead of raising. Defaults to False.
+        strict (bool): Raise on suspicious but usable data (a clip listed
+            twice or in two splits, sound that does not match its clip,
+            grey or lossy masks; see ``docs/data_checks.md``) instead of
+            warning once per file. Defaults to False.
         metainfo (dict, optional): Overrides of ``METAINFO``.
         pipeline (list[dict | callable]): Processing pipeline.
         test_mode (bool): Test phase flag. Defaults to False.
@@ -112,6 +115,7 @@ class AVSBenchBaseDataset(BaseSegDataset):
                  feature_suffix: str = '.npy',
                  check_files: bool = True,
                  skip_missing: bool = False,
+                 strict: bool = False,
                  metainfo: Optional[dict] = None,
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
@@ -132,6 +136,7 @@ class AVSBenchBaseDataset(BaseSegDataset):
         self.feature_suffix = feature_suffix
         self.check_files = check_files
         self.skip_missing = skip_missing
+        self.strict = strict
         prefix = dict(self.DEFAULT_DATA_PREFIX)
         prefix.update(data_prefix or {})
         super().__init__(
@@ -183,37 +188,22 @@ class AVSBenchBaseDataset(BaseSegDataset):
         if not self.ann_file:
             raise AVSDataError(f'{type(self).__name__}: no metadata csv '
                                '(ann_file) given')
-        try:
-            text = fileio.get_text(
-                self.ann_file, backend_args=self.backend_args)
-        except FileNotFoundError as error:
-            raise AVSDataError(
-                f'{self.ann_file}: metadata csv is missing') from error
-        reader = csv.DictReader(io.StringIO(text.lstrip('\ufeff')))
-        fieldnames = [name.strip() for name in (reader.fieldnames or [])]
-        if 'split' not in fieldnames:
-            raise AVSDataError(f'{self.ann_file}: metadata csv has no '
-                               f'"split" column (columns: {fieldnames})')
+        fieldnames, all_rows = read_metadata_csv(
+            self.ann_file, SPLITS, self.backend_args)
         name_column = self.name_column(fieldnames)
-        rows, split_counts = [], {}
-        for line, raw in enumerate(reader, start=2):
-            if None in raw:  # csv.DictReader's key for surplus fields
-                raise AVSDataError(
-                    f'{self.ann_file}: line {line} has more fields than the '
-                    f'header ({fieldnames})')
-            row = {
-                (key or '').strip(): (value or '').strip()
-                for key, value in raw.items()
-            }
-            # Set first: keep_row names the line in its errors.
-            row['_line'] = str(line)
+        report_repeated_clips(self.ann_file, all_rows, name_column,
+                              self.split, self.strict)
+        rows, split_counts, kept = [], {}, set()
+        for row in all_rows:
             split_counts[row['split']] = split_counts.get(row['split'], 0) + 1
             if row['split'] != self.split or not self.keep_row(row):
                 continue
             if not row.get(name_column):
-                raise AVSDataError(f'{self.ann_file}: line {line} has no '
-                                   f'clip name in column "{name_column}"')
-            rows.append(row)
+                raise AVSDataError(f'{self.ann_file}: line {row["_line"]} has '
+                                   f'no clip name in column "{name_column}"')
+            if row[name_column] not in kept:  # a repeated row loads once
+                kept.add(row[name_column])
+                rows.append(row)
         if not rows:
             raise AVSDataError(
                 f'{self.ann_file}: split "{self.split}" has no samples'
@@ -237,6 +227,7 @@ class AVSBenchBaseDataset(BaseSegDataset):
             info.update(
                 split=self.split,
                 task=self.TASK,
+                strict=self.strict,
                 num_frames=len(info['frame_paths']),
                 reduce_zero_label=False,
                 label_map=self.label_map,

@@ -5,6 +5,7 @@ Kept in a module of their own so that every reader (data set files, videos,
 the inferencer's inputs, the data checker) raises the same types without
 importing each other.
 """
+import warnings
 
 
 class AVSDataError(ValueError):
@@ -24,3 +25,41 @@ class VideoReadError(AVSDataError):
     :class:`AVSDataError`, so code that handles broken data set files handles
     broken videos too. Also importable from :mod:`mmavs.apis`.
     """
+
+
+class AVSDataWarning(UserWarning):
+    """Data that can be used but looks wrong: sound whose length does not
+    match its clip, grey or lossy mask values, a row listed twice, ...
+
+    Each is warned about once per file (see :func:`report_suspicious`);
+    ``strict=True`` on the data sets (``--strict`` on the checker) turns
+    them into :class:`AVSDataError`.
+    """
+
+
+def report_suspicious(path: str,
+                      kind: str,
+                      problem: str,
+                      strict: bool = False) -> None:
+    """Warn or, when strict, raise.
+
+    The message names the file, so Python's default warning filter shows
+    it once per file and problem (``python -W always`` shows every one).
+
+    Args:
+        path (str): The file (or ``file:line``) the problem is in.
+        kind (str): The kind of problem (``'sound_length'``,
+            ``'grey_mask'``, ...), for the strict-mode error.
+        problem (str): What is wrong and what mmavs does about it, with the
+            numbers (e.g. ``'the sound lasts 2.50 s, the clip 5 s: the
+            last example is repeated for frames 4-5'``).
+        strict (bool): Raise instead of warning. Defaults to False.
+
+    Raises:
+        AVSDataError: When ``strict``; the message names the file.
+    """
+    message = f'{path}: {problem}'
+    if strict:
+        raise AVSDataError(f'{message} [{kind}; strict mode turns suspicious '
+                           'data into errors]')
+    warnings.warn(message, AVSDataWarning, stacklevel=2)

@@ -13,6 +13,7 @@ from mmseg.structures import SegDataSample
 
 from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
                             AVSBenchSemanticDataset, AVSDataError)
+from mmavs.datasets.errors import AVSDataWarning
 from mmavs.datasets.metainfo import bit_interleaved_palette
 from mmavs.datasets.readers import decode_palette_mask
 from mmavs.datasets.transforms import (ClipTransform, LoadAVSAnnotations,
@@ -231,7 +232,7 @@ def test_pkl_of_the_wrong_shape(tmp_path):
 def test_corrupt_pkl_names_the_file(tmp_path):
     path = tmp_path / 'clip.pkl'
     path.write_bytes(pickle.dumps(torch.zeros(5, 1, 96, 64))[:40])
-    with pytest.raises(AVSDataError, match='cannot unpickle') as error:
+    with pytest.raises(AVSDataError, match='cut short') as error:
         LoadAVSAudio()(dict(audio_path=str(path), num_frames=5))
     assert str(error.value).startswith(str(path))
 
@@ -240,7 +241,10 @@ def test_short_wav_repeats_its_last_example_too_short_is_an_error(tmp_path):
     t = np.arange(int(3.2 * 16000)) / 16000
     path = tmp_path / 'short.wav'
     soundfile.write(str(path), 0.3 * np.sin(2 * np.pi * 800 * t), 16000)
-    audio = LoadAVSAudio()(dict(audio_path=str(path), num_frames=5))['audio']
+    with pytest.warns(AVSDataWarning, match='lasts 3.20 s: 3 examples.*'
+                      'repeated for frames 4-5'):
+        audio = LoadAVSAudio()(dict(audio_path=str(path),
+                                    num_frames=5))['audio']
     assert audio.shape == (5, 1, 96, 64)
     np.testing.assert_array_equal(audio[3], audio[2])
     np.testing.assert_array_equal(audio[4], audio[2])
@@ -250,11 +254,15 @@ def test_short_wav_repeats_its_last_example_too_short_is_an_error(tmp_path):
     assert str(path) in str(error.value)
 
 
-def test_silent_wav_is_valid(tmp_path):
+def test_silent_wav_is_usable_with_a_warning(tmp_path):
     path = tmp_path / 'silence.wav'
     soundfile.write(str(path), np.zeros(5 * 16000, np.int16), 16000)
-    audio = LoadAVSAudio()(dict(audio_path=str(path), num_frames=5))['audio']
+    with pytest.warns(AVSDataWarning, match='silent'):
+        audio = LoadAVSAudio()(dict(audio_path=str(path),
+                                    num_frames=5))['audio']
     np.testing.assert_allclose(audio, np.log(0.01), rtol=1e-6)
+    with pytest.raises(AVSDataError, match='silent.*strict mode'):
+        LoadAVSAudio()(dict(audio_path=str(path), num_frames=5, strict=True))
 
 
 # --------------------------------------------------------------------- #

@@ -117,3 +117,43 @@ def test_checker_avss_colours_and_empty_split(checker, writable_task, capsys):
     assert '(3, 2, 1) x 1' in out  # RGB of the BGR (1, 2, 3) written
     assert f'{csv_path}: split "test" has no samples' in out
     assert 'test: 0 clips' in out
+
+
+def test_checker_warns_then_fails_in_strict_mode(checker, writable_task,
+                                                 capsys, monkeypatch):
+    """Usable but suspicious files are listed as warnings (exit 0);
+    --strict makes them problems (exit 1); a reader that breaks is a
+    problem naming the file, not a traceback."""
+    root = writable_task('s4')
+    info = AVSBenchS4Dataset(
+        data_root=root, split='test', audio_source='wav').get_data_info(0)
+    mask = cv2.imread(info['seg_map_paths'][0], cv2.IMREAD_GRAYSCALE)
+    mask[0, :4] = 100  # anti-aliased edge pixels
+    cv2.imwrite(info['seg_map_paths'][0], mask)
+    import soundfile
+    soundfile.write(info['audio_path'], 0.1 * np.ones(int(2.5 * 16000)),
+                    16000)
+    args = [root, '--task', 's4', '--split', 'test', '--audio', 'wav',
+            '--no-progress']
+    code = checker.main(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert '2 warning(s)' in out
+    assert f'{info["seg_map_paths"][0]}: the mask has 3 grey levels' in out
+    assert f'{info["audio_path"]}: the sound lasts 2.50 s' in out
+    assert 'no problems found' in out
+
+    code = checker.main(args + ['--strict'])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert '2 problem(s):' in out and 'strict mode' in out
+
+    def broken_reader(path, *args, **kwargs):
+        raise RuntimeError('decoder bug')
+
+    monkeypatch.setattr(checker, 'read_frame', broken_reader)
+    code = checker.main(args)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (f'{info["frame_paths"][0]}: unexpected RuntimeError while '
+            'reading it: decoder bug') in out

@@ -1,26 +1,38 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""Check an AVSBench folder: list every missing or broken file.
+"""Check an AVSBench folder: list every missing, broken or suspicious file.
 
 Walks the metadata csv of a sub-task and, for every clip of the chosen
 splits, decodes each frame, mask and audio file the mmavs datasets would
-read. Reported problems: missing files, undecodable images, masks whose size
-differs from their frame, AVSS mask colours outside the palette, log-mel
-``.pkl`` files of the wrong shape, unreadable, empty or too short audio, a
-split with no samples and a malformed csv or ``label2idx.json``.
+read, with the same readers and the same rules (``docs/data_checks.md``).
+
+- Problems (the data sets would stop on them): missing files, undecodable
+  images, masks whose size differs from their frame, AVSS mask colours
+  outside the palette, log-mel arrays of the wrong shape or type or with
+  NaN, unreadable, empty, too short or NaN audio, a split with no samples,
+  a malformed csv or ``label2idx.json``.
+- Warnings (usable, but probably not what you meant): sound that does not
+  match its clip, silent sound, grey or lossy (JPEG) masks, labels in the
+  alpha channel, clips listed twice or in two splits. ``--strict`` makes
+  them problems, as ``strict=True`` does on the data sets.
+
+Every problem is reported; the checker never stops at the first one.
 
     python tools/dataset_converters/avsbench_check.py \
-        data/AVSBench/Single-source --task s4
+        data/AVSBench/Single-source --task s4 [--strict]
 
-Exit status: 0 when everything is fine, 1 when problems were found.
+Exit status: 0 when there is no problem (warnings allowed), 1 otherwise.
 """
 import argparse
 import sys
+import warnings
+from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
 from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
                             AVSBenchSemanticDataset, AVSDataError)
+from mmavs.datasets.errors import AVSDataWarning
 from mmavs.datasets.readers import (load_audio_array, read_binary_mask,
                                     read_frame, read_palette_mask)
 
@@ -57,26 +69,52 @@ def parse_args(argv=None):
     parser.add_argument(
         '--ann-file', default=None, help='metadata csv, if not the default')
     parser.add_argument(
+        '--strict',
+        action='store_true',
+        help='count suspicious data (warnings) as problems, as '
+        'strict=True does on the data sets')
+    parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
 
-def _try(problems: List[str], func, *args):
-    """Run a reader; record its AVSDataError and return None instead."""
+@contextmanager
+def recording_warnings(notes: List[str]):
+    """Collect the data warnings raised inside, as text, into ``notes``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', AVSDataWarning)
+        yield
+    notes.extend(
+        str(w.message) for w in caught
+        if issubclass(w.category, AVSDataWarning))
+
+
+def _try(problems: List[str], func, *args, **kwargs):
+    """Run a reader; record its error and return None instead.
+
+    Anything but an :class:`AVSDataError` is a reader bug, reported with
+    the file rather than as a traceback, so one file never hides the rest.
+    """
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     except AVSDataError as error:
         problems.append(str(error))
-        return None
+    except Exception as error:  # a reader bug: still name the file
+        target = args[0] if args else kwargs.get('data_root')
+        problems.append(f'{target}: unexpected {type(error).__name__} while '
+                        f'reading it: {error} (please report this)')
+    return None
 
 
 def check_clip(info: dict,
-               audio_paths: Sequence[str]) -> Tuple[List[str], int]:
+               audio_paths: Sequence[str],
+               strict: bool = False) -> Tuple[List[str], int]:
     """Decode every file of one clip.
 
     Args:
         info (dict): A data info of an AVSBench dataset.
         audio_paths (Sequence[str]): The clip's audio files to check.
+        strict (bool): Suspicious data is a problem. Defaults to False.
 
     Returns:
         tuple[list[str], int]: The problems found and the number of files
@@ -107,7 +145,7 @@ def check_clip(info: dict,
         if info['task'] == 'avss':
             mask = _try(problems, read_palette_mask, path)
         else:
-            mask = _try(problems, read_binary_mask, path)
+            mask = _try(problems, read_binary_mask, path, strict=strict)
         frame_path = info['frame_paths'][index]
         size = frame_sizes.get(frame_path)
         if mask is not None and size is not None and mask.shape != size:
@@ -117,16 +155,19 @@ def check_clip(info: dict,
     num_valid = int(sum(info['frame_valid']))
     for path in audio_paths:
         checked += 1
-        _try(problems, load_audio_array, path, info['num_frames'], num_valid)
+        _try(problems, load_audio_array, path, info['num_frames'], num_valid,
+             strict=strict)
     return problems, checked
 
 
-def check_split(task: str,
-                root: str,
-                split: str,
-                audio_sources: Sequence[str],
-                ann_file: Optional[str] = None,
-                progress: bool = True) -> Tuple[List[str], int, int]:
+def check_split(
+        task: str,
+        root: str,
+        split: str,
+        audio_sources: Sequence[str],
+        ann_file: Optional[str] = None,
+        progress: bool = True,
+        strict: bool = False) -> Tuple[List[str], List[str], int, int]:
     """Check one split of a sub-task.
 
     Args:
@@ -136,24 +177,32 @@ def check_split(task: str,
         audio_sources (Sequence[str]): Audio kinds to check.
         ann_file (str, optional): The metadata csv, if not the default.
         progress (bool): Show a progress bar on stderr.
+        strict (bool): Suspicious data is a problem. Defaults to False.
 
     Returns:
-        tuple[list[str], int, int]: Problems, clips and files checked.
+        tuple[list[str], list[str], int, int]: Problems, warnings, clips
+        and files checked.
     """
     dataset_cls = DATASETS[task]
     kwargs = dict(
-        split=split, data_root=root, check_files=False, serialize_data=False)
+        split=split,
+        data_root=root,
+        check_files=False,
+        serialize_data=False,
+        strict=strict)
     if ann_file is not None:
         kwargs['ann_file'] = ann_file
-    try:
-        datasets = [
-            dataset_cls(audio_source=source, **kwargs)
-            for source in audio_sources
-        ]
-    except AVSDataError as error:
-        return [str(error)], 0, 0
-    clips = datasets[0].data_list
     problems: List[str] = []
+    notes: List[str] = []
+    with recording_warnings(notes):
+        datasets = []
+        for source in audio_sources:
+            dataset = _try(problems, dataset_cls, audio_source=source,
+                           **kwargs)
+            if dataset is None:
+                return problems, notes, 0, 0
+            datasets.append(dataset)
+    clips = datasets[0].data_list
     num_files = 0
     for index, info in enumerate(
             tqdm(
@@ -163,10 +212,11 @@ def check_split(task: str,
                 file=sys.stderr,
                 disable=not progress)):
         audio_paths = [ds.data_list[index]['audio_path'] for ds in datasets]
-        clip_problems, checked = check_clip(info, audio_paths)
+        with recording_warnings(notes):
+            clip_problems, checked = check_clip(info, audio_paths, strict)
         problems.extend(clip_problems)
         num_files += checked
-    return problems, len(clips), num_files
+    return problems, notes, len(clips), num_files
 
 
 def main(argv=None) -> int:
@@ -175,18 +225,24 @@ def main(argv=None) -> int:
     if 'all' in audio:
         audio = list(RELEASED_AUDIO[args.task])
     all_problems: List[str] = []
+    all_notes: List[str] = []
     summary = []
     for split in args.split:
-        problems, num_clips, num_files = check_split(args.task, args.root,
-                                                     split, audio,
-                                                     args.ann_file,
-                                                     not args.no_progress)
+        problems, notes, num_clips, num_files = check_split(
+            args.task, args.root, split, audio, args.ann_file,
+            not args.no_progress, args.strict)
         summary.append(f'{split}: {num_clips} clips, {num_files} files, '
-                       f'{len(problems)} problems')
+                       f'{len(problems)} problems, {len(notes)} warnings')
         all_problems.extend(problems)
+        all_notes.extend(note for note in notes if note not in all_notes)
     print(f'AVSBench {args.task} check of {args.root}')
     for line in summary:
         print('  ' + line)
+    if all_notes:
+        print(f'{len(all_notes)} warning(s) (usable data that looks wrong; '
+              '--strict makes them problems):')
+        for note in all_notes:
+            print('  ' + note)
     if all_problems:
         print(f'{len(all_problems)} problem(s):')
         for problem in all_problems:

@@ -26,7 +26,7 @@ from typing import Callable, Iterator, List, Optional, Union
 
 import numpy as np
 
-from mmavs.datasets.audio import EXAMPLE_SHAPE
+from mmavs.datasets.audio import EXAMPLE_SHAPE, SILENCE_PEAK
 from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.readers import read_frame
 from mmavs.datasets.video_io import (AudioTrack, VideoFrame,
@@ -36,8 +36,6 @@ from .sampling import MIN_DURATION
 
 #: Frame files of a frame folder.
 FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
-#: A sound track whose peak stays below this (-80 dBFS) counts as silent.
-SILENCE_PEAK = 1e-4
 #: Sound files looked for in a frame folder.
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.mp3', '.m4a', '.aac', '.opus',
                     '.aif', '.aiff')

@@ -109,6 +109,7 @@ class LoadAVSAnnotations(BaseTransform):
 
     - seg_map_paths (list[str | None])
     - task (str, needed by ``mask_type='auto'``)
+    - strict (bool, optional): suspicious masks raise instead of warning
     - frame_valid (list[int], optional)
     - ori_shape (tuple, optional; set by :class:`LoadAVSFrames`)
     - label_map (dict, optional)
@@ -172,10 +173,10 @@ class LoadAVSAnnotations(BaseTransform):
                          "results['task'] in ('s4', 'ms3', 'avss'), got "
                          f'{task!r}; set mask_type explicitly')
 
-    def _read(self, path: str, mask_type: str) -> np.ndarray:
+    def _read(self, path: str, mask_type: str, strict: bool) -> np.ndarray:
         if mask_type == 'binary':
             return read_binary_mask(path, self.imdecode_backend,
-                                    self.backend_args)
+                                    self.backend_args, strict)
         return read_palette_mask(path, self.palette, self.unknown_color,
                                  self.ignore_index, self.imdecode_backend,
                                  self.backend_args)
@@ -191,7 +192,7 @@ class LoadAVSAnnotations(BaseTransform):
             if path is None or not is_valid:
                 masks.append(None)
                 continue
-            mask = self._read(path, mask_type)
+            mask = self._read(path, mask_type, results.get('strict', False))
             if expected is None:
                 expected = mask.shape[:2]
             elif tuple(mask.shape[:2]) != tuple(expected[:2]):
@@ -245,6 +246,7 @@ class LoadAVSAudio(BaseTransform):
 
     - audio_path (str)
     - num_frames (int)
+    - strict (bool, optional): suspicious sound raises instead of warning
     - frame_valid (list[int], optional)
 
     Added Keys:
@@ -274,7 +276,8 @@ class LoadAVSAudio(BaseTransform):
         num_valid = num_frames if valid is None else int(sum(valid))
         results['audio'] = load_audio_array(results['audio_path'], num_frames,
                                             num_valid, self.feature_dim,
-                                            self.backend_args)
+                                            self.backend_args,
+                                            results.get('strict', False))
         return results
 
     def __repr__(self) -> str:

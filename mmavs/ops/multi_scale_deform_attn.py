@@ -22,6 +22,7 @@ mmcv's Python ops are imported inside the functions: importing
 ``mmcv.ops`` loads ``mmcv._ext``, which must wait until the stand-in of
 :mod:`mmavs.ops.mmcv_ext` is in place.
 """
+import functools
 import math
 import os
 from typing import Optional, Sequence, Set, Tuple, Union
@@ -138,6 +139,45 @@ def select_kernel(device: Union[str, torch.device],
     return chosen
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_level_tensors(spatial_shapes: Tuple[Tuple[int, int], ...],
+                          device: torch.device) -> Tuple[Tensor, Tensor]:
+    # Never inference tensors, even when first asked for under
+    # torch.inference_mode(): autograd functions save them for backward.
+    with torch.inference_mode(False):
+        shapes = torch.tensor(spatial_shapes, dtype=torch.long,
+                              device=device)
+        return shapes, torch.cat(
+            (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
+
+
+def level_tensors(spatial_shapes: Union[Sequence[Tuple[int, int]], Tensor],
+                  device: torch.device) -> Tuple[Tensor, Tensor]:
+    """``spatial_shapes`` and ``level_start_index`` as tensors on
+    ``device``, as the kernels take them.
+
+    Built once per (shapes, device) and reused: a fresh copy to the GPU on
+    every call would be a blocking host-to-device copy per layer, which
+    stops the host from queueing work ahead of the GPU. The cached tensors
+    are shared, so callers must not modify them.
+
+    Args:
+        spatial_shapes (Sequence[tuple[int, int]] | Tensor): (h, w) of each
+            level; a tensor is used as it is (moved to ``device``).
+        device (torch.device): Where the kernel runs.
+
+    Returns:
+        tuple[Tensor, Tensor]: int64 [L, 2] shapes and [L] start offsets.
+    """
+    if isinstance(spatial_shapes, Tensor):
+        shapes = spatial_shapes.to(device=device, dtype=torch.long)
+        return shapes, torch.cat(
+            (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
+    return _cached_level_tensors(
+        tuple((int(h), int(w)) for h, w in spatial_shapes),
+        torch.device(device))
+
+
 def multi_scale_deform_attn(value: Tensor,
                             spatial_shapes: Sequence[Tuple[int, int]],
                             sampling_locations: Tensor,
@@ -172,11 +212,9 @@ def multi_scale_deform_attn(value: Tensor,
             value, list(spatial_shapes),
             sampling_locations.to(value.dtype),
             attention_weights.to(value.dtype))
-    shapes = torch.as_tensor(
-        spatial_shapes, dtype=torch.long, device=value.device)
+    shapes, starts = level_tensors(spatial_shapes, value.device)
     if level_start_index is None:
-        level_start_index = torch.cat(
-            (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
+        level_start_index = starts
     if chosen == 'triton':
         from .triton_ms_deform_attn import triton_multi_scale_deform_attn
         return triton_multi_scale_deform_attn(value, shapes,

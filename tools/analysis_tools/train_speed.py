@@ -6,9 +6,10 @@ Usage::
 
     python tools/analysis_tools/train_speed.py CONFIG [--device cuda]
         [--data-root DIR | --synthetic] [--iters 20] [--warmup 3]
-        [--workers 2] [--dtype fp32 bf16] [--out speed.json]
+        [--workers 2] [--dtype fp32 bf16] [--kernels pytorch triton compiled]
+        [--modes model end_to_end] [--out speed.json]
 
-Three measurements per dtype:
+Three measurements per dtype (and deformable-attention kernel):
 
 - ``loader``: the training dataloader alone (clips/s it delivers);
 - ``model``: ``train_step`` on one batch fetched once (the pipeline
@@ -20,12 +21,19 @@ Mixed precision on CUDA trains through mmengine's ``AmpOptimWrapper``, as
 ``tools/train.py --amp`` does; on CPU (no AMP wrapper there) the step runs
 under ``torch.autocast``.
 
+``--kernels`` trains once per deformable-attention kernel, chosen through
+``MMAVS_MSDA_KERNEL`` (which overrides every layer's config); a kernel that
+cannot run here is recorded as skipped, with the reason. Each run records
+the kernel asked for and the one that ran. ``--modes`` picks the
+measurements (``model`` alone is enough to compare kernels).
+
 ``--synthetic`` writes a synthetic set of the config's sub-task (at the
 config's training size) into a temporary folder first.
 """
 import argparse
 import copy
 import json
+import os
 import tempfile
 import time
 from contextlib import nullcontext
@@ -49,6 +57,13 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=None)
     parser.add_argument('--dtype', nargs='+', default=['fp32'],
                         choices=['fp32', 'fp16', 'bf16'])
+    parser.add_argument('--kernels', nargs='+', default=None,
+                        choices=['auto', 'compiled', 'triton', 'pytorch'],
+                        help='one run per deformable-attention kernel '
+                        '(default: as configured)')
+    parser.add_argument('--modes', nargs='+',
+                        default=['model', 'end_to_end'],
+                        choices=['model', 'end_to_end'])
     parser.add_argument('--out')
     return parser.parse_args()
 
@@ -126,8 +141,25 @@ def main():
     print(f'loader ({args.workers} workers): {loader_s:.3f} s/batch, '
           f'{batch_size / loader_s:.2f} clips/s')
 
-    for dtype in args.dtype:
+    from mmavs.ops import KERNEL_ENV, select_kernel
+    kernels = args.kernels or [None]
+    configured_kernel = os.environ.get(KERNEL_ENV)
+    for kernel, dtype in ((k, d) for k in kernels for d in args.dtype):
+        result = dict(dtype=dtype)
+        if kernel is not None:
+            os.environ[KERNEL_ENV] = kernel
+            result['kernel'] = kernel
+            try:
+                result['kernel_used'] = select_kernel(device)
+            except Exception as error:  # RuntimeError, KernelBuildError
+                result['skipped'] = f'{type(error).__name__}: {error}'
+                print(f'{kernel} {dtype}: skipped ({result["skipped"]})')
+                report['runs'].append(result)
+                continue
+        label = dtype if kernel is None else f'{kernel} {dtype}'
         reset_peak_memory(device)
+        # The same weights for every kernel and dtype.
+        torch.manual_seed(0)
         model = MODELS.build(cfg.model).to(device)
         model.train()
         wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
@@ -150,8 +182,7 @@ def main():
             with nullcontext() if amp_wrapper else autocast(device, dtype):
                 model.train_step(batch, optim_wrapper)
 
-        result = dict(dtype=dtype)
-        for mode in ('model', 'end_to_end'):
+        for mode in args.modes:
             for _ in range(args.warmup):
                 step(fixed_batch if mode == 'model' else next(stream))
             synchronize(device)
@@ -162,18 +193,25 @@ def main():
             seconds = (time.perf_counter() - start) / args.iters
             result[mode] = dict(s_per_iter=seconds,
                                 clips_per_s=batch_size / seconds)
-            print(f'{dtype} {mode:10s}: {seconds:.3f} s/iter, '
+            print(f'{label} {mode:10s}: {seconds:.3f} s/iter, '
                   f'{batch_size / seconds:.2f} clips/s')
         result['memory'] = peak_memory_mb(device)
-        result['loader_over_model_speed'] = (
-            report['loader']['clips_per_s'] /
-            result['model']['clips_per_s'])
-        print(f'  loader delivers {result["loader_over_model_speed"]:.1f}x '
-              'what the model consumes; memory ' + ', '.join(
-                  f'{k} {v:.0f}' for k, v in result['memory'].items()))
+        if 'model' in result:
+            result['loader_over_model_speed'] = (
+                report['loader']['clips_per_s'] /
+                result['model']['clips_per_s'])
+            print(f'  loader delivers '
+                  f'{result["loader_over_model_speed"]:.1f}x what the model '
+                  'consumes')
+        print('  memory ' + ', '.join(
+            f'{k} {v:.0f}' for k, v in result['memory'].items()))
         report['runs'].append(result)
         # Freed before the next run, whose peak memory is counted anew.
         del model, optim_wrapper, step
+    if args.kernels:
+        os.environ.pop(KERNEL_ENV, None)
+        if configured_kernel is not None:
+            os.environ[KERNEL_ENV] = configured_kernel
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)

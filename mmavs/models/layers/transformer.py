@@ -55,6 +55,9 @@ class DeformableEncoderLayer(BaseModule):
         ffn_channels (int): FFN hidden channels. Defaults to 2048.
         dropout (float): Dropout rate. Defaults to 0.1.
         act_cfg (dict): FFN activation. Defaults to ReLU.
+        kernel (str, optional): Deformable-attention kernel, ``'auto'``
+            (None), ``'compiled'``, ``'triton'`` or ``'pytorch'``; see
+            :func:`mmavs.ops.select_kernel`.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -66,10 +69,11 @@ class DeformableEncoderLayer(BaseModule):
                  ffn_channels: int = 2048,
                  dropout: float = 0.1,
                  act_cfg: dict = dict(type='ReLU'),
+                 kernel: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
-        self.self_attn = MSDeformAttention(embed_dims, num_heads, num_levels,
-                                           num_points)
+        self.self_attn = MSDeformAttention(
+            embed_dims, num_heads, num_levels, num_points, kernel=kernel)
         self.dropout1 = nn.Dropout(dropout)
         self.norm1 = nn.LayerNorm(embed_dims)
         self.ffn = FFN(embed_dims, ffn_channels, dropout, act_cfg)

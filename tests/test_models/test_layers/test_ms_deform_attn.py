@@ -151,3 +151,17 @@ def test_reference_points_are_pixel_centres():
     torch.testing.assert_close(points[0, 0, 0], torch.tensor([0.125, 0.25]))
     torch.testing.assert_close(points[0, 7, 2], torch.tensor([0.875, 0.75]))
     torch.testing.assert_close(points[0, 8, 1], torch.tensor([0.5, 0.5]))
+
+
+def test_kernel_is_chosen_in_the_encoder_config():
+    """``decode_head.encoder.layer_cfg.kernel`` reaches every layer."""
+    from mmavs.models.layers import DeformableEncoder
+    encoder = DeformableEncoder(
+        num_layers=2,
+        layer_cfg=dict(embed_dims=8, num_heads=2, num_levels=1,
+                       num_points=1, ffn_channels=8, kernel='pytorch'))
+    assert [layer.self_attn.kernel for layer in encoder.layers] == [
+        'pytorch', 'pytorch'
+    ]
+    with pytest.raises(ValueError, match='kernel must be one of'):
+        DeformableEncoder(num_layers=1, layer_cfg=dict(kernel='fast'))

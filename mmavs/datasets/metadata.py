@@ -11,9 +11,8 @@ import csv
 import io
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmengine.fileio as fileio
-
 from .errors import AVSDataError, report_suspicious
+from .readers import read_file_bytes
 
 
 def read_csv_text(path: str, backend_args: Optional[dict] = None) -> str:
@@ -27,14 +26,10 @@ def read_csv_text(path: str, backend_args: Optional[dict] = None) -> str:
         str: The text.
 
     Raises:
-        AVSDataError: Missing, a directory, or not UTF-8 (names the line).
+        AVSDataError: Missing, a directory, empty, or not UTF-8 (names the
+            line).
     """
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError as error:
-        raise AVSDataError(f'{path}: metadata csv is missing') from error
-    except IsADirectoryError as error:
-        raise AVSDataError(f'{path}: metadata csv is a directory') from error
+    data = read_file_bytes(path, 'metadata csv', backend_args)
     try:
         return data.decode('utf-8-sig')
     except UnicodeDecodeError as error:

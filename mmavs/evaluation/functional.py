@@ -64,6 +64,18 @@ def _as_batch(*tensors: Optional[Tensor]):
     return out
 
 
+def _frames_with_gt(values: Tensor, gt: Tensor, valid: Optional[Tensor],
+                    name: str) -> Tuple[Tensor, Tensor, Tensor]:
+    """``values``, bool ``gt`` and bool ``valid`` (all pixels when None) as
+    [N, H*W], after checking that the shapes agree."""
+    values, gt, valid = _as_batch(values, gt.bool(),
+                                  None if valid is None else valid.bool())
+    if values.shape != gt.shape:
+        raise ValueError(f'{name} {tuple(values.shape)} and gt '
+                         f'{tuple(gt.shape)} differ in shape')
+    return values, gt, torch.ones_like(gt) if valid is None else valid
+
+
 def binary_iou(pred: Tensor,
                gt: Tensor,
                valid: Optional[Tensor] = None,
@@ -86,13 +98,7 @@ def binary_iou(pred: Tensor,
         Tensor: float64 IoU, shape [] for a [H, W] input, else [N].
     """
     squeeze = pred.dim() == 2
-    pred, gt, valid = _as_batch(pred.bool(), gt.bool(),
-                                None if valid is None else valid.bool())
-    if pred.shape != gt.shape:
-        raise ValueError(f'pred {tuple(pred.shape)} and gt '
-                         f'{tuple(gt.shape)} differ in shape')
-    if valid is None:
-        valid = torch.ones_like(gt)
+    pred, gt, valid = _frames_with_gt(pred.bool(), gt, valid, 'pred')
     pred = pred & valid
     gt = gt & valid
     inter = (pred & gt).sum(1).double()
@@ -129,13 +135,7 @@ def binary_pr_counts(
         ``pred_pos`` [N, num_thresholds] and ``gt_pos`` [N] (N = 1 for a
         [H, W] input).
     """
-    prob, gt, valid = _as_batch(prob.float(), gt.bool(),
-                                None if valid is None else valid.bool())
-    if prob.shape != gt.shape:
-        raise ValueError(f'prob {tuple(prob.shape)} and gt '
-                         f'{tuple(gt.shape)} differ in shape')
-    if valid is None:
-        valid = torch.ones_like(gt)
+    prob, gt, valid = _frames_with_gt(prob.float(), gt, valid, 'prob')
     num = prob.shape[0]
     thresholds = fscore_thresholds(num_thresholds, device=prob.device)
     # bucket b = number of thresholds <= prob: the pixel is positive for

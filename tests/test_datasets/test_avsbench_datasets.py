@@ -313,7 +313,7 @@ def test_split_without_samples(writable_task):
         AVSBenchMS3Dataset(data_root=root, split='test')
     assert csv_path in str(error.value)
     assert 'split "test" has no samples' in str(error.value)
-    with pytest.raises(AVSDataError, match='metadata csv is missing'):
+    with pytest.raises(AVSDataError, match='metadata csv file is missing'):
         AVSBenchMS3Dataset(data_root=root, ann_file='nope.csv')
 
 

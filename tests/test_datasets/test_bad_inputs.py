@@ -337,7 +337,9 @@ CASES = [
          audio, check=lambda v: v.shape == (5, 128)),
     # Metadata csv (S4 layout, test split)
     Case('csv_missing', missing('meta.csv'), s4_test_split,
-         error='metadata csv is missing'),
+         error='metadata csv file is missing'),
+    Case('csv_empty', raw_file('meta.csv', b''), s4_test_split,
+         error=r'metadata csv file is empty \(zero bytes\)'),
     Case('csv_no_split_column', csv_file('meta.csv', 'name,category\na,x\n'),
          s4_test_split, error='no "split" column'),
     Case('csv_split_in_capitals', csv_file(

@@ -22,12 +22,13 @@ import os.path as osp
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import (Callable, Iterable, Iterator, NamedTuple, Optional,
-                    Tuple, Union)
+from typing import (Callable, Iterable, Iterator, List, NamedTuple,
+                    Optional, Tuple, Union)
 
 import numpy as np
 
 from .errors import VideoReadError
+from .sound_track import SoundTrackBuilder, demux_packets
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -191,67 +192,72 @@ def read_audio_track(path: PathLike,
     the channels itself, see :func:`read_video_soundtrack`), and ``start``
     places them on the video's time line.
 
+    Damaged sound is read as FFmpeg plays it: packets are decoded one by
+    one, a packet that does not decode is skipped, and the time it covered
+    (up to the timestamp of the next decoded frame) becomes silence, so the
+    later sound stays at its true time, in sync with the picture. One
+    warning per file gives the number of skipped packets and the time lost.
+
+    The loss threshold: when the silence put in place of skipped packets
+    exceeds 10 % (:data:`~mmavs.datasets.sound_track.MAX_AUDIO_LOSS`) of
+    the file's declared duration (of the decoded duration when none is
+    declared), or when no packet decodes at all, the file is refused: that
+    sound no longer tells what was heard. Packets that fail at the end,
+    with nothing decodable after them, are a file cut short, which
+    ``allow_truncated`` governs.
+
     Args:
         path (str | PathLike): A video or audio file (mp4, mkv, avi, webm,
             wav, flac, mp3, m4a, ...).
-        allow_truncated (bool): When decoding fails part way, keep the
-            samples decoded so far (with a warning) instead of raising.
-            Defaults to False.
+        allow_truncated (bool): When decoding fails at the end (a file cut
+            short: reading stops, or the last packets do not decode), keep
+            the samples decoded so far (with a warning) instead of raising.
+            Does not lift the loss threshold. Defaults to False.
 
     Returns:
         AudioTrack: float32 [C, S] samples, rate, start time and layout.
 
     Raises:
         VideoReadError: The file is missing, empty, cannot be opened, has no
-            audio stream, holds no samples, or (without ``allow_truncated``)
-            fails part way.
+            audio stream, holds no samples, no packet decodes, undecodable
+            packets take more than 10 % of its duration, a sample is NaN or
+            infinite, or (without ``allow_truncated``) decoding fails at the
+            end.
     """
     av = _import_av()
+    name = os.fspath(path)
     container = _open(path)
     try:
         if not container.streams.audio:
             raise VideoReadError(
-                f'{os.fspath(path)}: has no audio stream; AVS segments the '
+                f'{name}: has no audio stream; AVS segments the '
                 'objects that make the sound, so it needs the sound track')
         stream = container.streams.audio[0]
         reference = (
             container.streams.video[0] if container.streams.video else stream)
         origin = _stream_start(reference)
+        declared = _declared_duration(container, stream)
         # Planar float, same rate and layout: the samples as they are, so a
         # downmix is our plain mean (as VGGish does), not FFmpeg's surround
         # matrix.
-        resampler = av.AudioResampler(format='fltp')
-        chunks, first_time, layout, sample_rate = [], None, '', None
-
-        def stop_or_fail(error: Exception) -> None:
-            decoded = sum(chunk.shape[1] for chunk in chunks)
-            message = (f'{os.fspath(path)}: audio decoding failed after '
-                       f'{decoded} samples; the file is truncated or '
-                       f'corrupt ({type(error).__name__}: {error})')
-            if not allow_truncated or not decoded:
-                raise VideoReadError(message) from error
-            warnings.warn(message + '; using the samples decoded so far')
-
-        for frame in _decode(container, stream, stop_or_fail):
-            if first_time is None and frame.time is not None:
-                first_time = float(frame.time)
-            layout = frame.layout.name
-            sample_rate = frame.sample_rate
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        try:
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-        except Exception:  # nothing buffered after a decoding failure
-            pass
+        track = SoundTrackBuilder(name, av.AudioResampler(format='fltp'))
+        read_errors: List[Exception] = []
+        for packet in demux_packets(container, stream, read_errors.append):
+            try:
+                frames = packet.decode()
+            except Exception as error:  # FFmpeg errors come in many types
+                track.skip(packet, error)
+                continue
+            for frame in frames:
+                track.add(frame)
+        if read_errors or track.pending:
+            track.fail_at_end(
+                read_errors[0] if read_errors else track.pending[-1][2],
+                allow_truncated)
+        track.flush()
     finally:
         container.close()
-    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
-        raise VideoReadError(
-            f'{os.fspath(path)}: the audio stream holds no samples')
-    samples = np.concatenate(chunks, axis=1).astype(np.float32)
-    start = 0.0 if first_time is None else first_time - origin
-    return AudioTrack(samples, int(sample_rate), start, layout)
+    return AudioTrack(*track.finish(origin, declared))
 
 
 def _declared_duration(container, stream) -> Optional[float]:
@@ -308,13 +314,46 @@ def probe_video(path: PathLike, require_audio: bool = True) -> VideoInfo:
             channels=int(audio.channels) if audio else None)
 
 
+class _TimestampGuess:
+    """A frame's timestamp as FFmpeg's ``guess_correct_pts`` picks it (the
+    best-effort timestamp players show): its pts, unless pts went backwards
+    more often than dts. avi files with packed B-frames (DivX, e.g.
+    opencv's ``Megamind.avi``) give frames their neighbours' pts; their
+    dts are right."""
+
+    def __init__(self) -> None:
+        self.faulty_pts = self.faulty_dts = 0
+        self.last_pts = self.last_dts = None
+
+    def __call__(self, frame) -> Optional[int]:
+        pts, dts = frame.pts, getattr(frame, 'dts', None)
+        if dts is not None:
+            self.faulty_dts += int(self.last_dts is not None
+                                   and dts <= self.last_dts)
+            self.last_dts = dts
+        elif pts is not None:
+            self.last_dts = pts
+        if pts is not None:
+            self.faulty_pts += int(self.last_pts is not None
+                                   and pts <= self.last_pts)
+            self.last_pts = pts
+        elif dts is not None:
+            self.last_pts = dts
+        if pts is not None and (dts is None
+                                or self.faulty_pts <= self.faulty_dts):
+            return pts
+        return dts
+
+
 def iter_video_frames(path: PathLike,
                       allow_truncated: bool = False) -> Iterator[VideoFrame]:
     """Decode the frames of the first video stream, in presentation order.
 
     Times come from the frames' presentation timestamps, so variable frame
-    rate videos keep their real timing. A timestamp that is missing (some
-    avi files) is guessed from the previous frame and the average rate; one
+    rate videos keep their real timing; where those go backwards more often
+    than the decoding timestamps (avi files with packed B-frames), the
+    latter are used, as FFmpeg does. A timestamp that is missing (some avi
+    files) is guessed from the previous frame and the average rate; one
     that goes backwards is moved just after the previous frame (with a
     warning), so times never decrease.
 
@@ -360,13 +399,14 @@ def iter_video_frames(path: PathLike,
                     f'{index} frames decoded before it')) from error
             warnings.warn(message + f'; using the first {index} frames')
 
+        guess = _TimestampGuess()
         for frame in _decode(container, stream, stop_or_fail):
-            time = frame.time
+            time = _seconds(guess(frame), frame.time_base)
             if time is None:
                 time = (0.0 if last_time is None else last_time +
                         (nominal or 0.04))
             else:
-                time = float(time) - start
+                time -= start
             if last_time is not None and time <= last_time:
                 went_back += 1
                 time = last_time + 1e-3

@@ -6,6 +6,7 @@ without shipping media files. PyAV is imported only when a video is
 written.
 """
 from fractions import Fraction
+from typing import Sequence
 
 import numpy as np
 
@@ -116,3 +117,33 @@ def write_test_video(path,
             container.mux(packet)
     container.close()
     return path
+
+
+def corrupt_audio_packets(path: str, indices: Sequence[int], out: str) -> str:
+    """A copy of a media file with some audio packets damaged in place.
+
+    16 bytes inside each chosen packet (found by its ``packet.pos``) are
+    overwritten, as a bad sector or a broken download would: FFmpeg still
+    demuxes the file but cannot decode those packets.
+
+    Args:
+        path (str): The intact file.
+        indices (Sequence[int]): Which non-empty audio packets to damage.
+        out (str): The copy to write.
+
+    Returns:
+        str: ``out``.
+    """
+    import av
+    with av.open(str(path)) as container:
+        packets = [(packet.pos, packet.size)
+                   for packet in container.demux(container.streams.audio[0])
+                   if packet.size]
+    with open(path, 'rb') as file:
+        data = bytearray(file.read())
+    for index in indices:
+        pos, size = packets[index]
+        data[pos + size // 3:pos + size // 3 + 16] = bytes(range(16))
+    with open(out, 'wb') as file:
+        file.write(data)
+    return str(out)

@@ -1,13 +1,18 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Reading videos and writing overlay videos with PyAV."""
+import os.path as osp
+import warnings
+
 import numpy as np
 import pytest
 
 from mmavs.datasets import AVSDataError
+from mmavs.datasets.errors import AVSDataWarning
 from mmavs.datasets.video_io import (AudioTrack, VideoReadError,
                                      iter_video_frames, probe_video,
                                      read_audio_track, write_video)
-from mmavs.testing.videos import synth_frames, tone, write_test_video
+from mmavs.testing.videos import (corrupt_audio_packets, synth_frames, tone,
+                                  write_test_video)
 
 # PyAV is an optional dependency (requirements/optional.txt).
 pytest.importorskip('av')
@@ -134,3 +139,73 @@ def test_truncated_files(tmp_path):
     with pytest.warns(UserWarning, match='truncated'):
         frames = list(iter_video_frames(cut, allow_truncated=True))
     assert 0 < len(frames) < 30
+
+
+MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi'
+
+
+def test_undecodable_audio_packet_becomes_silence_in_place(tmp_path):
+    """A packet FFmpeg cannot decode is skipped; silence takes its time, so
+    the later sound is where it was (AAC: the next frame still differs, it
+    overlaps the lost one)."""
+    whole = write_test_video(tmp_path / 'whole.mp4', seconds=3.0)
+    path = corrupt_audio_packets(whole, [24], tmp_path / 'corrupt.mp4')
+    with pytest.warns(AVSDataWarning, match=r'1 audio packet\(s\) do not '
+                      r'decode: 0\.064 s of sound between 1\.472 s'):
+        track = read_audio_track(path)
+    intact = read_audio_track(whole)
+    assert track.samples.shape == intact.samples.shape
+    assert track.start == intact.start == 0
+    rate = track.sample_rate
+    gap = track.samples[:, int(1.472 * rate):int(1.536 * rate)]
+    np.testing.assert_array_equal(gap, 0)
+    np.testing.assert_allclose(track.samples[:, int(1.7 * rate):],
+                               intact.samples[:, int(1.7 * rate):],
+                               atol=1e-4)
+    np.testing.assert_array_equal(track.samples[:, :int(1.4 * rate)],
+                                  intact.samples[:, :int(1.4 * rate)])
+
+
+def test_undecodable_last_packet_is_a_cut_file(tmp_path):
+    """Nothing decodes after it: the file ends there, as a cut file does,
+    so ``allow_truncated`` decides."""
+    whole = write_test_video(tmp_path / 'whole.mp4', seconds=3.0)
+    path = corrupt_audio_packets(whole, [47], tmp_path / 'end.mp4')
+    with pytest.raises(VideoReadError,
+                       match=r'end\.mp4: audio decoding failed after 47104 '
+                       r'samples; .*allow_truncated=True'):
+        read_audio_track(path)
+    with pytest.warns(UserWarning, match='using the samples decoded so far'):
+        track = read_audio_track(path, allow_truncated=True)
+    assert track.samples.shape[1] == 47104
+
+
+@pytest.mark.skipif(
+    not osp.exists(MEGAMIND), reason='Debian opencv-doc is not installed')
+def test_megamind_sound_and_frames():
+    """opencv's sample: FFmpeg plays it although its first AC-3 packet
+    (729 of 768 bytes) does not decode; its frames' pts are out of order
+    (packed B-frames) and their dts are right."""
+    with pytest.warns(AVSDataWarning, match=r'Megamind\.avi: 1 audio '
+                      r'packet\(s\) do not decode: 0\.032 s of sound between '
+                      r'0\.000 s and 0\.032 s'):
+        track = read_audio_track(MEGAMIND)
+    assert (track.sample_rate, track.layout, track.start) == (48000,
+                                                              'stereo', 0)
+    assert track.samples.shape == (2, 352 * 1536)  # the lost one is silence
+    np.testing.assert_array_equal(track.samples[:, :1536], 0)
+    assert np.abs(track.samples[:, 1536:]).max() > 0.1
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        frames = list(iter_video_frames(MEGAMIND))
+    assert len(frames) == 270
+    times = np.array([frame.time for frame in frames])
+    # As FFmpeg times them, two frames repeat the time before them: the
+    # fourth (its guess learns from the first reordered pts) and the last
+    # (flushed from the decoder, without dts). With the pts, 88 did.
+    assert [str(w.message).split(': ')[1] for w in record] == [
+        '2 frame timestamps did not increase; they were moved 1 ms after '
+        'the previous frame'
+    ]
+    np.testing.assert_allclose(times[4:269], np.arange(5, 270) / 23.976,
+                               atol=1e-3)

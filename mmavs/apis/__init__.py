@@ -2,7 +2,7 @@
 """Inference on your own videos: :class:`AVSInferencer` (its stages are in
 :mod:`mmavs.apis.inferencer`) and the ``mmavs-demo`` command line
 (:mod:`mmavs.apis.cli`). Video I/O is in :mod:`mmavs.datasets.video_io`."""
-from mmavs.datasets.errors import VideoReadError
+from mmavs.datasets.errors import CheckpointError, VideoReadError
 from .inferencer import AVSInferencer
 
-__all__ = ['AVSInferencer', 'VideoReadError']
+__all__ = ['AVSInferencer', 'CheckpointError', 'VideoReadError']

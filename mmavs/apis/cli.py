@@ -10,7 +10,8 @@ Each input (a video file with sound, or a folder of frames with one sound
 file) gets ``OUT/<name>/`` with ``masks/*.png``, ``overlay.mp4`` (the
 video with the masks drawn on it and its sound) and ``summary.json`` (the
 area of each sounding class per second). An input that fails is reported
-and skipped; the exit status is 1 when any input failed.
+and skipped; the exit status is 1 when any input failed, 2 for bad
+arguments (an unusable checkpoint or output folder included).
 """
 import argparse
 import os.path as osp
@@ -18,7 +19,7 @@ import sys
 import time
 from typing import List, Optional
 
-from mmavs.datasets.errors import VideoReadError
+from mmavs.datasets.errors import CheckpointError, VideoReadError
 
 
 def _fps(value: str):
@@ -53,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         'config saved in the checkpoint')
     parser.add_argument(
         '--checkpoint',
-        help='model weights; without them the model is random (for testing '
-        'only)')
+        help='model weights (loaded with weights_only=True: a file holding '
+        'anything but tensors is refused; weights that do not fit the '
+        'model are an error); without them the model is random (for '
+        'testing only)')
     parser.add_argument(
         '--out-dir',
         default='outputs',
@@ -122,7 +125,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     Returns:
         int: 0 when every input was processed, 1 when some failed (each is
-        reported on stderr), 2 for bad arguments.
+        reported on stderr), 2 for bad arguments: among them a
+        ``--checkpoint`` that cannot be loaded safely or does not fit the
+        model, and an ``--out-dir`` that cannot be written (both checked
+        before any input is segmented).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -135,10 +141,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if device.startswith('cuda') and not torch.cuda.is_available():
         parser.error(f'--device {device}: CUDA is not available here; use '
                      '--device cpu')
-    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
-        parser.error(f'--checkpoint {args.checkpoint}: no such file')
-
     from .inferencer import AVSInferencer
+    from .inferencer.preflight import check_out_dir
+    try:
+        # Before the model is built and any video decoded.
+        check_out_dir(args.out_dir)
+    except OSError as error:
+        parser.error(f'--out-dir {error}')
     start = time.time()
     try:
         inferencer = AVSInferencer(
@@ -147,6 +156,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             device=device,
             num_frames=args.num_frames,
             show_progress=not args.no_progress)
+    except CheckpointError as error:
+        # Unusable, refused (code in the file) or not this model's weights.
+        parser.error(f'--checkpoint: {error}')
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     failed = []

@@ -27,6 +27,18 @@ class VideoReadError(AVSDataError):
     """
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be used: missing, not a checkpoint, cut
+    short, refused because it holds more than tensors and plain containers
+    (unpickling those can run code from the file), or weights that do not
+    fit the model.
+
+    The message names the file and the problem. Raised by
+    :mod:`mmavs.utils.checkpoint` (the inferencer, ``mmavs-demo
+    --checkpoint`` and the model converters).
+    """
+
+
 class AVSDataWarning(UserWarning):
     """Data that can be used but looks wrong: sound whose length does not
     match its clip, grey or lossy mask values, a row listed twice, ...

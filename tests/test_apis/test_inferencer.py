@@ -475,21 +475,38 @@ def test_class_model(helpers, tmp_path):
     assert names <= set(result['classes'][1:])
 
 
-def test_checkpoint(fast_inferencer, helpers, videos, tmp_path):
+def test_checkpoint(inferencer, helpers, videos, tmp_path):
     """Weights and dataset_meta come from the checkpoint; without a config
-    the config saved in the checkpoint is used."""
-    path = str(tmp_path / 'demo.pth')
-    # (The tiny audio stand-in has no weights: VGGish is left out.)
+    the config saved in the checkpoint is used: in ``meta`` (as
+    ``Runner.save_checkpoint`` writes it) or in the message hub (with its
+    HistoryBuffer objects, loaded with weights_only=True)."""
+    from mmengine.logging import MessageHub
+    model = inferencer.model
+    meta = dict(
+        dataset_meta=dict(
+            classes=('background', 'guitar'), palette=[[0, 0, 0], [1, 2, 3]]))
+    hub = MessageHub('test_checkpoint_hub')
+    hub.update_scalar('train/loss', 0.5)
+    hub.update_info('cfg', inferencer.cfg.pretty_text)
+    paths = [str(tmp_path / 'meta.pth'), str(tmp_path / 'hub.pth')]
     torch.save(
         dict(
-            state_dict=fast_inferencer.model.state_dict(),
-            meta=dict(
-                cfg=fast_inferencer.cfg.pretty_text,
-                dataset_meta=dict(
-                    classes=('background', 'guitar'),
-                    palette=[[0, 0, 0], [1, 2, 3]]))), path)
-    expected = fast_inferencer(videos['mp4'])['scores']
-    for config in (None, fast_inferencer.cfg):
+            state_dict=model.state_dict(),
+            meta=dict(meta, cfg=inferencer.cfg.pretty_text)), paths[0])
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=meta,
+            message_hub=hub.state_dict()), paths[1])
+    # The tiny audio stand-in (no weights) runs after the checkpoint
+    # (with VGGish) is saved.
+    vggish, model.audio_backbone = model.audio_backbone, helpers.TinyAudio()
+    try:
+        expected = inferencer(videos['mp4'])['scores']
+    finally:
+        model.audio_backbone = vggish
+    for path, config in ((paths[0], None), (paths[1], None),
+                         (paths[0], inferencer.cfg)):
         loaded = AVSInferencer(config, weights=path, device='cpu')
         assert loaded.dataset_meta['classes'] == ('background', 'guitar')
         loaded.model.audio_backbone = helpers.TinyAudio()

@@ -1,8 +1,12 @@
 # Copyright (c) mmavs contributors. All rights reserved.
+import collections
 import importlib.util
+import io
 import os.path as osp
 import subprocess
 import sys
+
+import numpy as np
 
 import pytest
 import torch
@@ -56,3 +60,36 @@ def test_wrong_keys_and_shapes_are_named():
     weights['features.0.weight'] = torch.zeros(64, 1, 5, 5)
     with pytest.raises(ValueError, match=r'features\.0\.weight'):
         converter.convert_vggish(weights)
+
+
+def test_numpy1_pca_file_loads_safely(tmp_path):
+    """torchvggish's PCA file holds numpy arrays pickled by numpy 1.x
+    (``numpy.core.multiarray._reconstruct``): weights_only loading takes
+    them, no unsafe flag needed."""
+    src, dst = tmp_path / 'vggish.pth', tmp_path / 'out.pth'
+    torch.save(fake_torchvggish(), src)
+    buffer = io.BytesIO()
+    torch.save(dict(pca_eigen_vectors=np.eye(128), pca_means=np.ones(128)),
+               buffer, _use_new_zipfile_serialization=False)
+    pca = tmp_path / 'vggish_pca_params.pth'
+    # What numpy 1.x writes for the same arrays (numpy 2 says _core).
+    pca.write_bytes(buffer.getvalue().replace(b'numpy._core.multiarray',
+                                              b'numpy.core.multiarray'))
+    assert converter.main([str(src), str(dst), '--pca', str(pca)]) == 0
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    torch.testing.assert_close(converted['pca_means'], torch.ones(128, 1))
+
+
+def test_unsafe_load_is_explicit(tmp_path, capsys):
+    """A source weights_only loading refuses (here a defaultdict) fails,
+    naming the file; ``--unsafe-load`` unpickles it (trusted files only)."""
+    src, dst = tmp_path / 'vggish.pth', tmp_path / 'out.pth'
+    torch.save(collections.defaultdict(int, fake_torchvggish()), src)
+    assert converter.main([str(src), str(dst)]) == 1
+    err = capsys.readouterr().err
+    assert f'error: {src}: refused: it refers to collections.defaultdict' \
+        in err
+    assert 'unsafe' not in err.replace(str(src), '') and not dst.exists()
+    assert converter.main([str(src), str(dst), '--unsafe-load']) == 0
+    assert 'unpickling it fully (--unsafe-load)' in capsys.readouterr().err
+    assert len(torch.load(dst, weights_only=True)['state_dict']) == 18

@@ -90,14 +90,15 @@ def main():
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args()
     import mmavs  # noqa: F401
-    from mmengine.runner import load_checkpoint
-
     from mmavs.models import VGGish
     from mmavs.utils import register_all_modules
+    from mmavs.utils.checkpoint import load_checkpoint_file, load_weights
     register_all_modules()
-    vggish = VGGish().to(args.device).eval()
-    load_checkpoint(vggish, args.checkpoint, map_location=args.device,
-                    strict=True)
+    vggish = VGGish().eval()
+    # weights_only loading, all weights or an error naming the file.
+    load_weights(vggish, load_checkpoint_file(args.checkpoint),
+                 args.checkpoint)
+    vggish.to(args.device)
     count = extract_features(args.data_root, args.task, vggish, args.splits,
                              args.source)
     print(f'wrote {count} feature files under {args.data_root}')

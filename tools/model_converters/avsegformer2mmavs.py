@@ -368,18 +368,18 @@ def load_release_checkpoint(path: str,
 
     Raises:
         RuntimeError: The file cannot be loaded with ``weights_only=True``
-            and ``unsafe_load`` is False.
+            and ``unsafe_load`` is False; the message names the file and
+            what was refused.
     """
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
         if not unsafe_load:
+            # Not chained: torch's message advises weights_only=False.
+            from mmavs.utils.checkpoint import refusal_reason
             raise RuntimeError(
-                f'{path} holds objects other than tensors and containers, '
-                'so it cannot be loaded safely (weights_only=True): '
-                f'{error}\nThe release checkpoints are plain state dicts. '
-                'If you trust this file, run again with --unsafe-load.'
-            ) from error
+                f'{path}: {refusal_reason(error)}. The release checkpoints '
+                'are plain state dicts.') from None
         logger.warning(
             '%s cannot be loaded with weights_only=True; unpickling it '
             'fully (--unsafe-load)', path)

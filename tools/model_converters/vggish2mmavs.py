@@ -9,12 +9,18 @@ Usage::
 
 The result loads with ``strict=True`` into ``mmavs.models.VGGish`` (and
 through ``init_cfg=dict(type='Pretrained', checkpoint=...)`` in configs).
+
+Both inputs are loaded with ``torch.load(weights_only=True)``: a file that
+holds anything but tensors, numpy arrays and plain containers is refused
+(unpickling it could run code from the file). ``--unsafe-load`` unpickles
+such a file anyway, for files you trust.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 from collections import OrderedDict
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -82,7 +88,44 @@ def convert_vggish(state_dict: Dict[str, torch.Tensor],
     return converted
 
 
-def main():
+def load_source(path: str, unsafe_load: bool = False):
+    """Load a torchvggish file with ``weights_only=True``.
+
+    Args:
+        path (str): The ``.pth`` file.
+        unsafe_load (bool): If ``weights_only`` loading refuses the file,
+            unpickle it anyway (runs code from the file; only for files you
+            trust). Defaults to False.
+
+    Returns:
+        Any: What the file holds.
+
+    Raises:
+        CheckpointError: The file is missing, broken, or (without
+            ``unsafe_load``) refused; the message names it.
+    """
+    from mmavs.datasets.errors import CheckpointError
+    from mmavs.utils.checkpoint import safe_torch_load
+    try:
+        return safe_torch_load(path)
+    except CheckpointError:
+        if not unsafe_load or not osp.isfile(path):
+            raise
+    print(f'{path} cannot be loaded with weights_only=True; unpickling it '
+          'fully (--unsafe-load)', file=sys.stderr)
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command line entry point (see the module docstring).
+
+    Args:
+        argv (list[str], optional): Arguments without the program name.
+
+    Returns:
+        int: 0 on success, 1 when an input cannot be used or has the wrong
+        tensors (reported on stderr).
+    """
     parser = argparse.ArgumentParser(
         description='Convert torchvggish weights for mmavs')
     parser.add_argument('src', help='torchvggish vggish-10086976.pth')
@@ -90,14 +133,34 @@ def main():
     parser.add_argument(
         '--pca', help='optional vggish_pca_params-970ea276.pth (then set '
         'use_pca=True in the config)')
-    args = parser.parse_args()
-    state_dict = torch.load(args.src, map_location='cpu', weights_only=True)
-    if 'state_dict' in state_dict:
-        state_dict = state_dict['state_dict']
-    pca = None
-    if args.pca:
-        pca = torch.load(args.pca, map_location='cpu', weights_only=False)
-    converted = convert_vggish(state_dict, pca)
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='unpickle a source that weights_only loading refuses (only for '
+        'files you trust)')
+    args = parser.parse_args(argv)
+    from mmavs.datasets.errors import CheckpointError
+    try:
+        state_dict = load_source(args.src, args.unsafe_load)
+        if isinstance(state_dict, dict) and 'state_dict' in state_dict:
+            state_dict = state_dict['state_dict']
+        if not isinstance(state_dict, dict):
+            raise CheckpointError(
+                f'{args.src}: holds an object of type '
+                f'{type(state_dict).__name__}, not a torchvggish state dict')
+        pca = None
+        if args.pca:
+            pca = load_source(args.pca, args.unsafe_load)
+            if not isinstance(pca, dict):
+                raise CheckpointError(
+                    f'{args.pca}: holds an object of type '
+                    f'{type(pca).__name__}, not the PCA parameters (a dict)')
+        converted = convert_vggish(state_dict, pca)
+    except (ValueError, KeyError) as error:  # CheckpointError included
+        # str() of a KeyError quotes its message.
+        print(f'error: {error.args[0] if error.args else error}',
+              file=sys.stderr)
+        return 1
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(
         dict(
@@ -106,7 +169,8 @@ def main():
                 source=osp.basename(args.src), converter='vggish2mmavs')),
         args.dst)
     print(f'Saved {len(converted)} tensors to {args.dst}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -30,21 +30,23 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, \
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.infer.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.registry import MODELS, init_default_scope
 
 from mmavs.datasets.avsbench import avs_dataset_class
 from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.metainfo import complete_metainfo
+from mmavs.utils.checkpoint import (config_from_checkpoint,
+                                    load_checkpoint_file, load_weights)
 from mmavs.visualization.avs_visualizer import overlay_mask
 from .batching import ClipBatch, ClipBatcher, InOrder, split_test_pipeline
 from .configs import find_config
 from .outputs import build_result, prediction_to_frame, unique_name, \
     write_outputs
+from .preflight import check_out_dir
 from .sampling import AudioWindows, FrameSample, FrameSampler, Rate, \
     parse_fps
 from .sources import InputSource, InputType, check_min_duration, load_source
@@ -72,8 +74,10 @@ class AVSInferencer(BaseInferencer):
         model (str | Config | dict, optional): Config file, name of a shipped
             config (e.g. ``'avsegformer_r50_1xb4-30e_avsbench-s4-224x224'``)
             or config. None reads the config saved in ``weights``.
-        weights (str, optional): Checkpoint. None runs random weights (with
-            a warning): fine for tests, meaningless masks.
+        weights (str, optional): Checkpoint, loaded safely; it must fit the
+            model (else ``CheckpointError``, see
+            :func:`mmavs.utils.checkpoint.load_weights`). None runs random
+            weights (with a warning): fine for tests, meaningless masks.
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
             Defaults to CUDA when available.
         num_frames (int, optional): Frames per clip T. Defaults to the
@@ -168,28 +172,34 @@ class AVSInferencer(BaseInferencer):
         """Whether the model has one output channel (S4/MS3 models)."""
         return self.model.out_channels == 1
 
-    def _load_weights_to_model(self, model: torch.nn.Module,
-                               checkpoint: Optional[dict],
-                               cfg: Optional[Config]) -> None:
-        """Load the weights and the checkpoint's ``dataset_meta``.
-
-        Args:
-            model (torch.nn.Module): The built model.
-            checkpoint (dict, optional): The loaded checkpoint.
-            cfg (Config, optional): The config.
+    def _init_model(self, cfg: Union[Config, ConfigDict],
+                    weights: Optional[str], device: str) -> torch.nn.Module:
+        """Build the model; load ``weights`` and their ``dataset_meta``
+        safely, as :mod:`mmavs.utils.checkpoint` does (no code from the file
+        runs; weights that do not fit the model raise ``CheckpointError``).
+        Without a config, the one saved in the checkpoint is read as data.
         """
+        checkpoint = None
+        if weights is not None:
+            checkpoint = load_checkpoint_file(weights)
+            if not cfg:
+                cfg.update(config_from_checkpoint(checkpoint,
+                                                  weights)._cfg_dict)
+        # Never fetch pretrained weights: the checkpoint replaces them.
+        cfg.model.pop('pretrained', None)
+        model = MODELS.build(cfg.model)
+        model.cfg = cfg
         if checkpoint is None:
             warnings.warn('No checkpoint given: the inferencer runs a '
                           'randomly initialised model, whose masks mean '
                           'nothing.')
-            return
-        _load_checkpoint_to_model(model, checkpoint)
-        dataset_meta = checkpoint.get('meta', {}).get('dataset_meta')
-        if dataset_meta:
-            model.dataset_meta = {
-                'classes': dataset_meta.get('classes'),
-                'palette': dataset_meta.get('palette')
-            }
+        else:
+            load_weights(model, checkpoint, weights)
+            meta = (checkpoint.get('meta') or {}).get('dataset_meta')
+            if meta:
+                model.dataset_meta = dict(
+                    classes=meta.get('classes'), palette=meta.get('palette'))
+        return model.to(device).eval()
 
     def _init_pipeline(self, cfg: Config) -> Callable:
         """The config's test pipeline without its file loaders; see
@@ -431,10 +441,13 @@ class AVSInferencer(BaseInferencer):
             VideoReadError: An input is missing, unreadable, truncated, too
                 short, or lacks its audio or video stream.
             ValueError: Bad arguments (``fps``, array shapes, ...).
+            OSError: ``out_dir`` cannot be written (checked first).
         """
         fps = parse_fps(fps)
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if out_dir is not None:
+            check_out_dir(out_dir)  # before, not after, the first video
         single = not isinstance(inputs, (list, tuple))
         used_names: Set[str] = set()
         results = []

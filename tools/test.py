@@ -6,6 +6,12 @@ release reductions; mIoU / F for AVSS) are printed as tables. ``--out DIR``
 writes per-clip scores (``per_clip_scores.json`` / ``.csv``) and the
 predicted masks (``DIR/{clip}/{frame}.png``); ``--show-dir DIR`` draws
 frames with ground truth and prediction.
+
+``--listening`` evaluates the checkpoint three times, with the true audio,
+with every clip given another clip's audio and with silence, and prints the
+scores and their drops (the listening report, :mod:`mmavs.apis.listening`);
+it is written to ``WORK_DIR/listening/listening_report.json`` (and to
+``--out``, whose per-clip scores and masks go to one subfolder per audio).
 """
 import argparse
 import os
@@ -25,6 +31,11 @@ def parse_args():
     parser.add_argument(
         '--show-dir', help='directory for drawn frames (ground truth and '
         'prediction side by side)')
+    parser.add_argument(
+        '--listening',
+        action='store_true',
+        help='listening report: test with the true, swapped and silent '
+        'audio and print the drops')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -76,6 +87,21 @@ def main():
         hook['draw'] = True
         cfg.visualizer['save_dir'] = args.show_dir
     setup_cpu_distributed(cfg, args.launcher)
+
+    if args.listening:
+        from mmengine.dist import is_main_process
+
+        from mmavs.apis.listening import (format_listening_report,
+                                          listening_report)
+        report = listening_report(
+            cfg, args.checkpoint, work_dir=osp.join(cfg.work_dir,
+                                                    'listening'),
+            out_dir=args.out)
+        if is_main_process():
+            print('listening report (test set, '
+                  f'{report["num_clips"]} clips):')
+            print(format_listening_report(report))
+        return
 
     runner = Runner.from_cfg(cfg)
     runner.test()

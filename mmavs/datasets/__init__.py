@@ -13,11 +13,12 @@ from .avsbench import (AVSBenchBaseDataset, AVSBenchMS3Dataset,
 from .errors import AVSDataError, VideoReadError
 from .transforms import (ClipTransform, LoadAVSAnnotations, LoadAVSAudio,
                          LoadAVSFrames, PackAVSInputs)
-from .wrappers import AudioSwapDataset
+from .wrappers import AudioSwapDataset, SilentAudioDataset
 
 __all__ = [
     'AVSBenchBaseDataset', 'AVSBenchS4Dataset', 'AVSBenchMS3Dataset',
-    'AVSBenchSemanticDataset', 'AudioSwapDataset', 'avs_dataset_class',
+    'AVSBenchSemanticDataset', 'AudioSwapDataset', 'SilentAudioDataset',
+    'avs_dataset_class',
     'AVSDataError', 'VideoReadError', 'ClipTransform', 'LoadAVSFrames',
     'LoadAVSAnnotations', 'LoadAVSAudio', 'PackAVSInputs'
 ]

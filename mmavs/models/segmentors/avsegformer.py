@@ -40,7 +40,10 @@ class AVEncoderDecoder(BaseSegmentor):
 
     Args:
         backbone (dict): Visual backbone config.
-        audio_backbone (dict): Audio backbone config (e.g. ``VGGish``).
+        audio_backbone (dict): Audio backbone config (``VGGish``,
+            ``LightAudioEncoder``, ``PrecomputedAudioFeatures``); its
+            ``out_channels`` must equal the ``audio_channels`` of the head
+            (or TPAVI), which is checked when the model is built.
         decode_head (dict): Decode head config.
         neck (dict, optional): Neck config.
         auxiliary_head (dict | list[dict], optional): mmseg auxiliary heads
@@ -89,6 +92,35 @@ class AVEncoderDecoder(BaseSegmentor):
                 'train_cfg.skip_unlabelled_frames=True needs a model that '
                 'processes frames independently; this one has a temporal '
                 'module.')
+        self._check_audio_channels()
+
+    def _check_audio_channels(self) -> None:
+        """Fail at build time when a module's audio input width differs
+        from the audio backbone's ``out_channels``.
+
+        Heads and necks take the audio through ``audio_proj`` linear layers
+        (AVSegFormerHead, TPAVI blocks); swapping the audio backbone in a
+        config without setting their ``audio_channels`` would otherwise
+        fail at the first forward pass with a bare shape error.
+        """
+        width = getattr(self.audio_backbone, 'out_channels', None)
+        if width is None:
+            return
+        parts = dict(neck=self.neck, decode_head=self.decode_head)
+        parts.update((f'auxiliary_head.{i}', head)
+                     for i, head in enumerate(self.auxiliary_heads))
+        for part, module in parts.items():
+            if module is None:
+                continue
+            for name, layer in module.named_modules():
+                if name.rsplit('.', 1)[-1] == 'audio_proj' and isinstance(
+                        layer, nn.Linear) and layer.in_features != width:
+                    raise ValueError(
+                        f'{part}.{name} takes audio features of width '
+                        f'{layer.in_features}, but the audio backbone '
+                        f'{type(self.audio_backbone).__name__} gives '
+                        f'{width}: set audio_channels={width} on the head '
+                        '(or TPAVI) or out_channels on the audio backbone')
 
     @property
     def auxiliary_heads(self) -> List[nn.Module]:

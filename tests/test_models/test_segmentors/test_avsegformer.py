@@ -126,3 +126,43 @@ def test_skipping_frames_is_refused_for_temporal_models_when_built():
     cfg.train_cfg = dict(skip_unlabelled_frames=True)
     with pytest.raises(ValueError, match='temporal module'):
         MODELS.build(cfg)
+
+
+def test_light_audio_encoder_trains_with_the_model():
+    torch.manual_seed(0)
+    cfg = shrink_model_cfg(get_model_cfg(
+        'avsegformer/avsegformer_r50-lightaudio_1xb4-30e_avsbench-s4-'
+        '224x224.py'))
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.train()
+    assert model.audio_backbone.training
+    inputs, samples = demo_av_batch(batch_size=1, num_frames=1)
+    losses = model(inputs, samples, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    grads = [p.grad for p in model.audio_backbone.parameters()]
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize('audio_backbone', [
+    dict(type='LightAudioEncoder', out_channels=64),
+    dict(type='PrecomputedAudioFeatures', in_channels=64)
+])
+def test_audio_width_mismatch_fails_when_built(audio_backbone):
+    cfg = shrink_model_cfg(get_model_cfg(S4_R50))
+    cfg.audio_backbone = audio_backbone
+    with pytest.raises(ValueError, match='audio_channels=64'):
+        MODELS.build(cfg)
+    cfg.decode_head.audio_channels = 64
+    MODELS.build(cfg)  # consistent widths build
+
+
+def test_audio_width_of_tpavi_is_checked_too():
+    cfg = shrink_model_cfg(get_model_cfg(
+        'avsbench/avsbench-tpavi_r50-lightaudio_1xb4-30e_avsbench-ms3-'
+        '224x224.py'))
+    MODELS.build(cfg)
+    cfg.audio_backbone.out_channels = 32
+    with pytest.raises(ValueError, match=r'decode_head\.fusion\.blocks\.0'
+                       r'\.audio_proj'):
+        MODELS.build(cfg)

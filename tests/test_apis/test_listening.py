@@ -1,0 +1,138 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""The listening report: true, swapped and silent audio on a tiny set."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from mmavs.apis.listening import (REPORT_FILE, format_listening_report,
+                                  listening_keys, listening_report)
+from mmavs.datasets.synthetic import make_synthetic_avsbench
+from mmavs.testing import get_tiny_train_config
+
+DEMO = 'demo/avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
+SILENCE = float(np.log(0.01))
+
+
+@MODELS.register_module(force=True)
+class LogMelLoudness(BaseModule):
+    """Test audio backbone: the mean of each log-mel example, [N, 1]."""
+
+    out_channels = 1
+
+    def forward(self, x):
+        return x.mean(dim=(1, 2, 3))[:, None]
+
+
+@MODELS.register_module(force=True)
+class SoundIsEverywhereHead(BaseModule):
+    """Test head: every pixel is foreground when the frame's audio is
+    louder than silence, background otherwise."""
+
+    takes_audio = True
+
+    def __init__(self, listen=True):
+        super().__init__()
+        self.listen = listen
+        self.align_corners = False
+        self.num_classes, self.out_channels, self.threshold = 2, 1, 0.5
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def predict(self, inputs, batch_img_metas, test_cfg):
+        visual, audio = inputs
+        loud = audio.flatten() > SILENCE + 0.1 if self.listen else \
+            torch.ones(audio.numel(), dtype=torch.bool)
+        height, width = batch_img_metas[0]['img_shape']
+        logits = torch.where(loud, 20.0, -20.0)
+        return logits[:, None, None, None].expand(-1, 1, height, width)
+
+
+@pytest.fixture(scope='module')
+def s4_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('listening')
+    return make_synthetic_avsbench(
+        str(root), tasks='s4', num_clips=dict(train=2, val=2, test=4),
+        image_size=32, num_categories=3)['s4']
+
+
+def _config(s4_root, work_dir, listen=None):
+    cfg = get_tiny_train_config(DEMO, s4_root, str(work_dir),
+                                image_size=(32, 32))
+    if listen is not None:
+        cfg.model.audio_backbone = dict(type='LogMelLoudness')
+        cfg.model.decode_head = dict(
+            type='SoundIsEverywhereHead', listen=listen)
+    return cfg
+
+
+def _checkpoint(cfg, path):
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize('listen', [False, True])
+def test_drops_follow_what_the_model_does_with_audio(s4_root, tmp_path,
+                                                     listen):
+    cfg = _config(s4_root, tmp_path / 'work', listen=listen)
+    report = listening_report(cfg, _checkpoint(cfg, tmp_path / 'ckpt.pth'),
+                              out_dir=str(tmp_path / 'out'))
+    assert report['keys'] == ['M_J', 'M_F']
+    assert report['num_clips'] == 4
+    for mode in ('true', 'swapped', 'silent'):
+        assert set(report[mode]) == {'M_J', 'M_F'}
+        assert report[mode]['M_J'] == report['metrics'][mode]['M_J']
+    # Every synthetic clip sounds, so the model paints every frame with
+    # the true or another clip's audio: same score.
+    assert report['true']['M_J'] > 0
+    assert report['drop']['swapped'] == dict(M_J=0.0, M_F=0.0)
+    if listen:
+        # Silence: nothing is segmented, IoU 0 on every (non-empty) mask.
+        assert report['silent']['M_J'] == 0
+        assert report['drop']['silent']['M_J'] == report['true']['M_J']
+    else:
+        assert report['drop']['silent'] == dict(M_J=0.0, M_F=0.0)
+    for folder in (tmp_path / 'work' / 'listening', tmp_path / 'out'):
+        with open(folder / REPORT_FILE) as file:
+            assert json.load(file)['drop'] == report['drop']
+    table = format_listening_report(report)
+    assert 'swapped' in table and 'silent' in table
+    assert (' (-' in table) == listen
+
+
+def test_true_audio_matches_a_plain_test_run(s4_root, tmp_path):
+    from mmengine.runner import Runner
+    cfg = _config(s4_root, tmp_path / 'work')
+    checkpoint = _checkpoint(cfg, tmp_path / 'ckpt.pth')
+    report = listening_report(cfg, checkpoint, modes=('true', 'silent'))
+    assert 'swapped' not in report and set(report['drop']) == {'silent'}
+    cfg.load_from = checkpoint
+    cfg.work_dir = str(tmp_path / 'plain')
+    plain = Runner.from_cfg(cfg).test()
+    assert report['true']['M_J'] == pytest.approx(plain['M_J'])
+    assert report['true']['M_F'] == pytest.approx(plain['M_F'])
+
+
+def test_keys_follow_the_task_and_bad_calls_fail(s4_root, tmp_path):
+    cfg = _config(s4_root, tmp_path)
+    assert listening_keys(cfg) == ('M_J', 'M_F')
+    cfg.test_dataloader.dataset.type = 'AVSBenchSemanticDataset'
+    assert listening_keys(cfg) == ('mIoU', 'F-score')
+    with pytest.raises(ValueError, match='modes'):
+        listening_report(cfg, 'x.pth', modes=('loud', ))
+    cfg.load_from = None
+    with pytest.raises(ValueError, match='checkpoint'):
+        listening_report(cfg)
+
+
+def test_mode_outputs_get_their_own_folders(s4_root, tmp_path):
+    cfg = _config(s4_root, tmp_path / 'work', listen=True)
+    cfg.test_evaluator['output_dir'] = str(tmp_path / 'out')
+    listening_report(cfg, _checkpoint(cfg, tmp_path / 'ckpt.pth'))
+    for mode in ('true', 'swapped', 'silent'):
+        assert osp.isfile(tmp_path / 'out' / mode / 'per_clip_scores.json')

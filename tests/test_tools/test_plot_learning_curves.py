@@ -1,0 +1,52 @@
+# Copyright (c) mmavs contributors. All rights reserved.
+"""tools/analysis_tools/plot_learning_curves.py reads mmengine scalars."""
+import importlib.util
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+
+from mmavs.testing._utils import REPO_ROOT
+
+SCRIPT = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
+                  'plot_learning_curves.py')
+spec = importlib.util.spec_from_file_location('plot_learning_curves', SCRIPT)
+plot_learning_curves = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(plot_learning_curves)
+
+
+def _write_run(work_dir, values):
+    vis = work_dir / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    with open(vis / 'scalars.json', 'w') as file:
+        for epoch, value in enumerate(values, 1):
+            # A training record (has 'iter'; 10 iterations of 3 s each per
+            # epoch) with the same key is not a validation.
+            file.write(json.dumps(dict(M_J=-1.0, iter=10, step=10 * epoch,
+                                       epoch=epoch, time=3.0)) + '\n')
+            file.write(json.dumps(dict(M_J=value, M_F=value,
+                                       step=epoch)) + '\n')
+
+
+def test_curves_are_read_and_drawn(tmp_path):
+    read_val_curve = plot_learning_curves.read_val_curve
+    parse_run = plot_learning_curves.parse_run
+    _write_run(tmp_path / 'a', [40.0, 60.0, 75.5])
+    _write_run(tmp_path / 'b', [20.0, 30.0])
+    assert read_val_curve(str(tmp_path / 'a')) == [(1, 40.0), (2, 60.0),
+                                                   (3, 75.5)]
+    assert read_val_curve(str(tmp_path / 'b'), x='time') == [(0.5, 20.0),
+                                                             (1.0, 30.0)]
+    assert parse_run('MS3:light=x=y') == ('MS3', 'light', 'x=y')
+    assert parse_run('light=dir') == ('', 'light', 'dir')
+    out = tmp_path / 'curves.png'
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/plot_learning_curves.py',
+         f'S4:a={tmp_path / "a"}', f'MS3:b={tmp_path / "b"}', '--out',
+         str(out), '--x', 'time'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] > image.shape[0]  # 2 panels

@@ -54,12 +54,14 @@ def parse_args():
 
 
 def set_evaluator_output(cfg: Config, out_dir: str) -> None:
-    """Point every test metric's ``output_dir`` to ``out_dir``."""
+    """Point every test metric's ``output_dir`` to ``out_dir`` and keep the
+    predicted masks there (as mmseg's ``tools/test.py --out`` does)."""
     evaluators = cfg.test_evaluator
     if isinstance(evaluators, dict):
         evaluators = [evaluators]
     for evaluator in evaluators:
         evaluator['output_dir'] = out_dir
+        evaluator['keep_results'] = True
 
 
 def main():

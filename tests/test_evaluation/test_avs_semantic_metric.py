@@ -181,7 +181,14 @@ def test_eval_size(avs_frames):
 
 
 def test_output_dir(avs_frames, tmp_path):
-    metric = _metric(output_dir=str(tmp_path))
+    # Scores only, unless masks are kept (mmseg's keep_results).
+    scores_only = tmp_path / 'scores_only'
+    metric = _metric(output_dir=str(scores_only))
+    metric.process({}, avs_frames.clip(0, [GT_A], [_logits(PRED_A)]))
+    metric.evaluate(1)
+    assert osp.isfile(scores_only / 'per_clip_scores.json')
+    assert not osp.exists(scores_only / 'clip0')
+    metric = _metric(output_dir=str(tmp_path), keep_results=True)
     metric.process({},
                    avs_frames.clip(
                        0, [GT_A, UNLABELLED],

@@ -2,7 +2,7 @@
 """``M_J`` and ``M_F`` of AVSBench S4 / MS3."""
 import logging
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -82,20 +82,9 @@ class AVSBinaryMetric(BaseAVSClipMetric):
         num_thresholds (int): Thresholds of the F curve. Defaults to 255.
         beta2 (float): beta^2 of the F-measure. Defaults to 0.3.
         iou_eps (float): Added to each frame's union. Defaults to 1e-7.
-        eval_size (int | tuple[int, int], optional): Evaluation resolution
-            ``(H, W)``; probabilities are resized bilinearly, the GT by
-            nearest neighbour. None (default) = the GT mask size as received.
-        ignore_index (int): GT value of pixels left out. Defaults to 255.
-        output_dir (str, optional): Where to write the predicted masks
-            (``{output_dir}/{clip_name}/{frame_index}.png``, 0 / 255) and
-            ``per_clip_scores.json`` / ``.csv``. Defaults to None.
-        save_masks (bool): Write masks when ``output_dir`` is set.
-            Defaults to True.
-        format_only (bool): Only write masks, compute nothing.
-            Defaults to False.
-        keep_results (bool): Ignored (set by mmseg's ``tools/test.py``).
-        collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Prefix of the metric names.
+        **kwargs: :class:`BaseAVSMetric` arguments: ``eval_size``,
+            ``ignore_index``, ``output_dir``, ``keep_results`` (masks are
+            0/255 PNGs), ``format_only``, ``collect_device``, ``prefix``.
 
     Examples:
         >>> metric = AVSBinaryMetric(mode='release', release_batch_frames=10)
@@ -111,23 +100,8 @@ class AVSBinaryMetric(BaseAVSClipMetric):
                  num_thresholds: int = NUM_THRESHOLDS,
                  beta2: float = BETA2,
                  iou_eps: float = IOU_EPS,
-                 eval_size: Union[int, Tuple[int, int], None] = None,
-                 ignore_index: int = 255,
-                 output_dir: Optional[str] = None,
-                 save_masks: bool = True,
-                 format_only: bool = False,
-                 keep_results: bool = False,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(
-            eval_size=eval_size,
-            ignore_index=ignore_index,
-            output_dir=output_dir,
-            save_masks=save_masks,
-            format_only=format_only,
-            keep_results=keep_results,
-            collect_device=collect_device,
-            prefix=prefix)
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
         if mode not in self.MODES:
             raise ValueError(f'mode must be one of {self.MODES}, got {mode!r}')
         if int(release_batch_frames) < 1:

@@ -1,7 +1,7 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Semantic mIoU and F-score of AVSBench-semantic (AVSS)."""
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -62,44 +62,19 @@ class AVSSemanticMetric(BaseAVSClipMetric):
         score_padded_frames (bool): Score padded frames (``frame_valid``
             False) against an all-background GT, as released. Defaults to
             True; False scores real labelled frames only.
-        eval_size (int | tuple[int, int], optional): Evaluation resolution
-            ``(H, W)``: logits are resized bilinearly before the argmax, the
-            GT by nearest neighbour. None (default) = GT size as received.
-        ignore_index (int): GT value of pixels left out. Defaults to 255.
-        output_dir (str, optional): Where to write the predicted masks
-            (``{output_dir}/{clip_name}/{frame_index}.png``: palette PNGs whose
-            pixel values are class ids; padded frames are not written) and
-            ``per_clip_scores.json`` / ``.csv``. Defaults to None.
-        save_masks (bool): Write masks when ``output_dir`` is set.
-            Defaults to True.
-        format_only (bool): Only write masks, compute nothing.
-            Defaults to False.
-        keep_results (bool): Ignored (set by mmseg's ``tools/test.py``).
-        collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Prefix of the metric names.
+        **kwargs: :class:`BaseAVSMetric` arguments: ``eval_size`` (logits
+            are resized before the argmax), ``ignore_index``, ``output_dir``,
+            ``keep_results`` (masks are palette PNGs whose pixel values are
+            class ids; padded frames are not written), ``format_only``,
+            ``collect_device``, ``prefix``.
     """
 
     def __init__(self,
                  num_classes: Optional[int] = None,
                  beta2: float = BETA2,
                  score_padded_frames: bool = True,
-                 eval_size: Union[int, Tuple[int, int], None] = None,
-                 ignore_index: int = 255,
-                 output_dir: Optional[str] = None,
-                 save_masks: bool = True,
-                 format_only: bool = False,
-                 keep_results: bool = False,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(
-            eval_size=eval_size,
-            ignore_index=ignore_index,
-            output_dir=output_dir,
-            save_masks=save_masks,
-            format_only=format_only,
-            keep_results=keep_results,
-            collect_device=collect_device,
-            prefix=prefix)
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
         self.num_classes = num_classes
         self.beta2 = beta2
         self.score_padded_frames = score_padded_frames

@@ -37,15 +37,17 @@ class BaseAVSClipMetric(BaseMetric):
             received (the original mask size in mmseg's test pipelines).
         ignore_index (int): Ground-truth value of pixels that do not count.
             Defaults to 255.
-        output_dir (str, optional): Where to write the predicted masks
-            (``{output_dir}/{clip_name}/{frame_index}.png``) and the per-clip
-            scores (``per_clip_scores.json`` / ``.csv``). Defaults to None.
-        save_masks (bool): Write the predicted masks when ``output_dir`` is
-            set. Defaults to True.
+        output_dir (str, optional): Where to write the per-clip scores
+            (``per_clip_scores.json`` / ``.csv``) and, with
+            ``keep_results``, the predicted masks
+            (``{output_dir}/{clip_name}/{frame_index}.png``). Defaults to
+            None.
+        keep_results (bool): Also write the predicted masks to
+            ``output_dir`` (mmseg's name: its ``tools/test.py --out`` sets
+            it, as mmavs' does). Defaults to False.
         format_only (bool): Only write the masks, compute no metric (for
-            test sets without ground truth). Defaults to False.
-        keep_results (bool): Accepted because mmseg's ``tools/test.py
-            --out`` sets it next to ``output_dir``; it has no effect.
+            test sets without ground truth); needs ``output_dir``. Defaults
+            to False.
         collect_device (str): ``'cpu'`` or ``'gpu'``, used to gather results
             across ranks. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names. Defaults to None.
@@ -55,9 +57,8 @@ class BaseAVSClipMetric(BaseMetric):
                  eval_size: Union[int, Tuple[int, int], None] = None,
                  ignore_index: int = 255,
                  output_dir: Optional[str] = None,
-                 save_masks: bool = True,
-                 format_only: bool = False,
                  keep_results: bool = False,
+                 format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -70,7 +71,8 @@ class BaseAVSClipMetric(BaseMetric):
         self.eval_size = eval_size
         self.ignore_index = ignore_index
         self.output_dir = output_dir
-        self.save_masks = save_masks
+        # format_only writes nothing but the masks.
+        self.keep_results = keep_results or format_only
         self.format_only = format_only
         if format_only and output_dir is None:
             raise ValueError('format_only=True needs an output_dir')
@@ -222,7 +224,7 @@ class BaseAVSClipMetric(BaseMetric):
             palette (np.ndarray, optional): uint8 [K, 3]; when given the PNG
                 is a palette image whose pixel values are the class ids.
         """
-        if self.output_dir is None or not self.save_masks:
+        if self.output_dir is None or not self.keep_results:
             return
         folder = osp.join(self.output_dir, clip_name)
         mkdir_or_exist(folder)

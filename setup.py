@@ -1,9 +1,11 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Install mmavs: ``pip install -e .`` (extras ``[tests]``, ``[optional]``)."""
+import os
 import os.path as osp
 import re
 import shutil
 import sys
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -72,6 +74,88 @@ def add_mim_extension():
         shutil.copytree(
             osp.join(HERE, folder), target,
             ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    shutil.copy(
+        osp.join(HERE, 'model-index.yml'),
+        osp.join(HERE, 'mmavs', '.mim', 'model-index.yml'))
+
+
+def mim_stubs():
+    """Files that make ``mim`` work with an editable install.
+
+    mim looks for ``<site-packages>/mmavs/.mim/{tools,configs,
+    model-index.yml}`` (it asks pkg_resources where the distribution is,
+    and an editable one is in site-packages, while the code stays in the
+    checkout). So the editable wheel carries that folder, filled with stubs
+    that point into the checkout: edits to tools and configs take effect
+    without reinstalling. The folder has no ``__init__.py``; ``import
+    mmavs`` still finds the checkout's package, a regular package, which
+    Python prefers to a namespace portion wherever they are on sys.path.
+
+    Returns:
+        dict[str, str]: Path inside the wheel -> content.
+    """
+    stubs = {}
+    for folder in ('tools', 'configs'):
+        for root, dirs, files in os.walk(osp.join(HERE, folder)):
+            dirs[:] = [d for d in dirs if d != '__pycache__']
+            for name in files:
+                real = osp.join(root, name)
+                inside = osp.relpath(real, HERE).replace(os.sep, '/')
+                if folder == 'tools' and name.endswith('.py'):
+                    content = (
+                        '# mmavs editable install: runs the checkout\'s '
+                        'tool (for mim).\nimport runpy\nimport sys\n\n'
+                        f'sys.argv[0] = {real!r}\n'
+                        f'runpy.run_path({real!r}, run_name=\'__main__\')\n')
+                elif folder == 'configs' and name.endswith('.py') and \
+                        '_base_' not in inside.split('/'):
+                    content = ('# mmavs editable install: the checkout\'s '
+                               f'config.\n_base_ = [{real!r}]\n')
+                else:
+                    continue
+                stubs[f'mmavs/.mim/{inside}'] = content
+    imports = [
+        osp.join(HERE, 'configs', folder, 'metafile.yaml')
+        for folder in sorted(os.listdir(osp.join(HERE, 'configs')))
+        if osp.isfile(osp.join(HERE, 'configs', folder, 'metafile.yaml'))
+    ]
+    stubs['mmavs/.mim/model-index.yml'] = 'Import:\n' + ''.join(
+        f'- {path}\n' for path in imports)
+    return stubs
+
+
+def editable_wheel_command():
+    """setuptools' ``editable_wheel``, adding :func:`mim_stubs` and putting
+    the checkout on sys.path (setuptools' default, a meta path finder,
+    would lose to the stubs' ``mmavs`` folder)."""
+    from setuptools.command.editable_wheel import _StaticPth, editable_wheel
+
+    class EditableWithMim(editable_wheel):
+
+        def _select_strategy(self, name, tag, build_lib):
+            if self.mode:  # the user asked for a mode: theirs, no stubs
+                return super()._select_strategy(name, tag, build_lib)
+            return _WithMimStubs(
+                _StaticPth(self.distribution, name, [Path(HERE)]))
+
+    class _WithMimStubs:
+
+        def __init__(self, strategy):
+            self.strategy = strategy
+
+        def __call__(self, wheel, files, mapping):
+            self.strategy(wheel, files, mapping)
+            for path, content in mim_stubs().items():
+                wheel.writestr(path, content)
+
+        def __enter__(self):
+            self.strategy.__enter__()
+            return self
+
+        def __exit__(self, *exc_info):
+            return self.strategy.__exit__(*exc_info)
+
+    return EditableWithMim
 
 
 if __name__ == '__main__':
@@ -91,11 +175,13 @@ if __name__ == '__main__':
         package_data={
             'mmavs': [
                 '.mim/configs/*/*.py', '.mim/configs/*/*/*.py',
-                '.mim/configs/*/*.md', '.mim/tools/*.py', '.mim/tools/*.sh',
+                '.mim/configs/*/*.md', '.mim/configs/*/*.yaml',
+                '.mim/model-index.yml', '.mim/tools/*.py', '.mim/tools/*.sh',
                 '.mim/tools/*/*.py', '.mim/tools/*/*.sh',
                 '.mim/tools/*/*/*.tsv'
             ]
         },
+        cmdclass={'editable_wheel': editable_wheel_command()},
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=install_requires(),

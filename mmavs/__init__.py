@@ -65,6 +65,12 @@ from .utils.compat import apply_compat_patches  # noqa: E402
 
 apply_compat_patches()
 
+# An OpenMMLab package for mmengine: ``_base_ = 'mmavs::...'`` in configs of
+# other projects, and model lookup by name (``list_models('mmavs')``).
+from mmengine.config.utils import MODULE2PACKAGE  # noqa: E402
+
+MODULE2PACKAGE.setdefault('mmavs', 'mmavs')
+
 from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,E501
 from .utils import register_all_modules  # noqa: E402
 

@@ -83,7 +83,7 @@ def test_cli_argument_errors(tmp_path, capsys):
         main([str(tmp_path), '--config', DEMO_CONFIG, '--fps', '0'])
     with pytest.raises(SystemExit):
         main([str(tmp_path), '--config', 'no_such_config', '--device', 'cpu'])
-    assert "No config file or shipped config named 'no_such_config'" in \
+    assert "No config file or model named 'no_such_config'" in \
         capsys.readouterr().err
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit):

@@ -85,28 +85,63 @@ def test_mim_train_mmseg(synthetic_roots, tmp_path):
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
 
 
-def test_mim_train_mmavs_from_an_installed_wheel(synthetic_roots, tmp_path,
-                                                 built_wheel):
-    """What a user who pip-installed mmavs runs: mim finds train.py in the
-    package's .mim folder, away from any checkout."""
+def run_mim(args, cwd, env=None, timeout=300):
+    """``mim ARGS`` from ``cwd``; its combined output."""
+    result = subprocess.run(
+        [sys.executable, '-m', 'mim'] + args, cwd=str(cwd),
+        capture_output=True, text=True, timeout=timeout, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    return output
+
+
+def check_mim_commands(synthetic_roots, tmp_path, tools_dir, env=None):
+    """mim search, train, test and run of an installed mmavs whose tools
+    are in ``tools_dir``, from outside any checkout."""
+    output = run_mim(['search', 'mmavs', '--model', 'avsegformer'],
+                     tmp_path, env)
+    assert 'avsegformer_r50_1xb4-30e_avsbench-s4-224x224' in output
+    config = write_config(synthetic_roots, tmp_path, max_epochs=1)
+    work_dir = str(tmp_path / 'mim_work')
+    output = run_mim(['train', 'mmavs', config, '--work-dir', work_dir],
+                     tmp_path, env)
+    assert osp.join(tools_dir, 'train.py') in output
+    checkpoint = osp.join(work_dir, 'epoch_1.pth')
+    assert osp.isfile(checkpoint)
+    output = run_mim(['test', 'mmavs', config, '--checkpoint', checkpoint,
+                      '--work-dir', work_dir], tmp_path, env)
+    assert osp.join(tools_dir, 'test.py') in output and 'M_J' in output
+    output = run_mim(['run', 'mmavs', 'count_params', config], tmp_path, env)
+    assert 'decode_head' in output
+
+
+def test_mim_with_an_installed_wheel(synthetic_roots, tmp_path, built_wheel):
+    """What a user who pip-installed mmavs runs: mim finds the tools, the
+    configs and the model index in the package's .mim folder, away from
+    any checkout."""
     pytest.importorskip('mim')
     site = str(tmp_path / 'site')
     run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
          '--no-index', '--target', site, str(built_wheel)])
-    assert osp.isfile(osp.join(site, 'mmavs', '.mim', 'tools', 'train.py'))
-    config = write_config(synthetic_roots, tmp_path, max_epochs=1)
-    work_dir = str(tmp_path / 'mim_work')
-    env = dict(os.environ, PYTHONPATH=site)
-    result = subprocess.run(
-        [sys.executable, '-m', 'mim', 'train', 'mmavs', config,
-         '--work-dir', work_dir],
-        cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
-        env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
-        -3000:]
-    assert osp.join(site, 'mmavs', '.mim', 'tools', 'train.py') in (
-        result.stdout + result.stderr)
-    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    mim_dir = osp.join(site, 'mmavs', '.mim')
+    assert osp.isfile(osp.join(mim_dir, 'model-index.yml'))
+    check_mim_commands(synthetic_roots, tmp_path, osp.join(mim_dir, 'tools'),
+                       dict(os.environ, PYTHONPATH=site))
+
+
+def test_mim_with_the_editable_install(synthetic_roots, tmp_path):
+    """The README's `pip install -e .` (what `make env` does): mim finds
+    stubs in site-packages/mmavs/.mim that run the checkout's tools."""
+    pytest.importorskip('mim')
+    import pkg_resources
+    location = pkg_resources.get_distribution('mmavs').location
+    tools_dir = osp.join(location, 'mmavs', '.mim', 'tools')
+    if location == REPO_ROOT or not osp.isfile(
+            osp.join(tools_dir, 'train.py')):
+        pytest.skip('mmavs is not installed in editable mode here')
+    import mmavs
+    assert osp.dirname(mmavs.__file__) == osp.join(REPO_ROOT, 'mmavs')
+    check_mim_commands(synthetic_roots, tmp_path, tools_dir)
 
 
 @pytest.mark.skipif(sys.platform != 'linux', reason='uses torchrun')
@@ -142,3 +177,28 @@ def test_two_process_gloo_training_keeps_ranks_identical(
     assert any(not torch.equal(initial[key], rank0[key])
                for key in rank0 if key.startswith('decode_head.'))
     assert osp.isfile(str(tmp_path / 'dist' / 'epoch_1.pth'))
+
+
+@pytest.mark.parametrize('script,extra', [('slurm_train.sh', []),
+                                          ('slurm_test.sh', ['ckpt.pth'])])
+def test_slurm_scripts_hand_srun_the_right_job(tmp_path, script, extra):
+    """No cluster here: a stand-in ``srun`` records what it was asked to
+    run. The scripts must pass the partition, job name, GPU counts and the
+    tool's own arguments through."""
+    fake = tmp_path / 'bin' / 'srun'
+    fake.parent.mkdir()
+    record = tmp_path / 'srun_args.txt'
+    fake.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {record}\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f'{fake.parent}:{os.environ["PATH"]}',
+               GPUS='8', GPUS_PER_NODE='4')
+    run(['bash', f'tools/{script}', 'gpu-part', 'job1', 'cfg.py'] + extra +
+        ['--work-dir', 'wd'], env=env)
+    args = record.read_text().split('\n')
+    assert args[:6] == ['-p', 'gpu-part', '--job-name=job1', '--gres=gpu:4',
+                        '--ntasks=8', '--ntasks-per-node=4']
+    tool = osp.join('tools', script.replace('slurm_', '').replace('.sh',
+                                                                  '.py'))
+    start = next(i for i, arg in enumerate(args) if arg.endswith(tool))
+    assert args[start + 1:start + 5 + len(extra)] == (
+        ['cfg.py'] + extra + ['--launcher=slurm', '--work-dir', 'wd'])

@@ -1,55 +1,60 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""Find a shipped config by its name."""
-import os
+"""Find a shipped config by its name, through the model index.
+
+``model-index.yml`` (at the root of a checkout, or in ``mmavs/.mim`` of an
+installed wheel) lists every shipped model, as OpenMMLab packages do; it is
+what ``mim search mmavs`` and ``AVSInferencer.list_models('mmavs')`` read.
+"""
 import os.path as osp
 from difflib import get_close_matches
-from typing import List
+from typing import Dict, List
+
+from mmengine.infer.infer import BaseInferencer
 
 
-def config_roots() -> List[str]:
-    """Where shipped configs are: ``configs/`` of a checkout, or
-    ``mmavs/.mim/configs`` of an installed wheel.
+def model_index_root() -> str:
+    """The folder holding ``model-index.yml`` and ``configs/``: the checkout,
+    or ``mmavs/.mim`` of an installed package."""
+    return BaseInferencer._get_repo_or_mim_dir('mmavs')
+
+
+def indexed_models() -> List[dict]:
+    """Every entry of the model index (``Name``, ``Config``, ...).
 
     Returns:
-        list[str]: Candidate folders (not all exist).
+        list[dict]: The models, with ``Config`` relative to
+        :func:`model_index_root`.
     """
-    package = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    return [
-        osp.join(osp.dirname(package), 'configs'),
-        osp.join(package, '.mim', 'configs')
-    ]
+    return list(BaseInferencer._get_models_from_metafile(model_index_root()))
 
 
 def find_config(name: str) -> str:
-    """Find a shipped config by its name (with or without ``.py``).
+    """Find a shipped config by its model name (with or without ``.py`` or
+    its folder).
 
     Args:
         name (str): E.g. ``'avsegformer_r50_1xb4-30e_avsbench-s4-224x224'``
-            or a path relative to ``configs/``.
+            or ``'avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224'``.
 
     Returns:
         str: The config file.
 
     Raises:
-        ValueError: No shipped config has that name; the message lists the
-            closest names.
+        ValueError: No model of the index has that name; the message lists
+            the closest names.
     """
-    stem = name[:-3] if name.endswith('.py') else name
-    found = {}
-    for root in config_roots():
-        if not osp.isdir(root):
-            continue
-        if osp.isfile(osp.join(root, stem + '.py')):
-            return osp.join(root, stem + '.py')
-        for folder, _, files in os.walk(root):
-            if '_base_' in folder.split(os.sep):
-                continue
-            for file in files:
-                if file.endswith('.py'):
-                    found.setdefault(file[:-3], osp.join(folder, file))
-    if osp.basename(stem) in found:
-        return found[osp.basename(stem)]
-    close = get_close_matches(osp.basename(stem), list(found), n=5)
+    stem = osp.basename(name[:-3] if name.endswith('.py') else name)
+    root = model_index_root()
+    names: Dict[str, str] = {}
+    for model in indexed_models():
+        aliases = model.get('Alias', [])
+        aliases = [aliases] if isinstance(aliases, str) else aliases
+        for key in [model['Name']] + list(aliases):
+            names[key.lower()] = osp.join(root, model['Config'])
+    if stem.lower() in names:
+        return names[stem.lower()]
+    close = get_close_matches(stem.lower(), list(names), n=5)
     hint = f'; did you mean {", ".join(close)}?' if close else ''
-    raise ValueError(f'No config file or shipped config named {name!r}'
+    raise ValueError(f'No config file or model named {name!r} in the mmavs '
+                     f'model index ({osp.join(root, "model-index.yml")})'
                      f'{hint}')

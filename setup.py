@@ -171,6 +171,8 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         keywords='audio-visual segmentation, mmsegmentation, AVSBench',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+        # mmavs-demo parses its arguments here, without importing mmavs.
+        py_modules=['mmavs_cli'],
         include_package_data=True,
         package_data={
             'mmavs': [
@@ -191,6 +193,6 @@ if __name__ == '__main__':
             'all': read_requirements('tests') + read_requirements('optional'),
         },
         entry_points={
-            'console_scripts': ['mmavs-demo=mmavs.apis.cli:main'],
+            'console_scripts': ['mmavs-demo=mmavs_cli:main'],
         },
         zip_safe=False)

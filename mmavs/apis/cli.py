@@ -19,109 +19,32 @@ import sys
 import time
 from typing import List, Optional
 
+import mmavs_cli
 from mmavs.datasets.errors import CheckpointError, VideoReadError
 
-
-def _fps(value: str):
-    from .inferencer.sampling import parse_fps
-    try:
-        return parse_fps(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number or 'all', got {value!r}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``mmavs-demo``.
-
-    Returns:
-        argparse.ArgumentParser: The parser.
-    """
-    parser = argparse.ArgumentParser(
-        prog='mmavs-demo',
-        description='Segment the objects that make the sound in videos: '
-        'writes mask PNGs, an overlay video with the original sound and a '
-        'JSON summary per input.')
-    parser.add_argument(
-        'inputs',
-        nargs='+',
-        help='video files with a sound track (mp4, mkv, avi, webm, ...) or '
-        'folders of frames holding one sound file')
-    parser.add_argument(
-        '--config',
-        help='config file or name of a shipped config (e.g. '
-        'avsegformer_r50_1xb4-30e_avsbench-s4-224x224); default: the '
-        'config saved in the checkpoint')
-    parser.add_argument(
-        '--checkpoint',
-        help='model weights (loaded with weights_only=True: a file holding '
-        'anything but tensors is refused; weights that do not fit the '
-        'model are an error); without them the model is random (for '
-        'testing only)')
-    parser.add_argument(
-        '--out-dir',
-        default='outputs',
-        help='output folder (default: '
-        '%(default)s)')
-    parser.add_argument(
-        '--fps',
-        type=_fps,
-        default=1.0,
-        help="frames per second to segment: 1 as AVSBench (default), or "
-        "'all' for every frame (smooth overlay, slower)")
-    parser.add_argument(
-        '--device',
-        default=None,
-        help='cpu, cuda or cuda:N (default: cuda when available)')
-    parser.add_argument(
-        '--batch-size', type=int, default=1, help='clips per forward pass')
-    parser.add_argument(
-        '--num-frames',
-        type=int,
-        default=None,
-        help='frames per clip T (default: the config data set\'s, 5 or 10)')
-    parser.add_argument(
-        '--opacity',
-        type=float,
-        default=0.5,
-        help='mask opacity in the '
-        'overlay (default: %(default)s)')
-    parser.add_argument(
-        '--frame-rate',
-        type=float,
-        default=None,
-        help='frame rate of frame-folder inputs (default: frames / sound '
-        'duration)')
-    parser.add_argument(
-        '--audio',
-        default=None,
-        help='sound file for frame-folder inputs (default: the one sound '
-        'file in the folder)')
-    parser.add_argument(
-        '--allow-truncated',
-        action='store_true',
-        help='segment the decodable part of truncated files instead of '
-        'failing')
-    parser.add_argument(
-        '--no-masks', action='store_true', help='do not write mask PNGs')
-    parser.add_argument(
-        '--no-overlay', action='store_true', help='do not write overlay.mp4')
-    parser.add_argument(
-        '--no-summary',
-        action='store_true',
-        help='do not write '
-        'summary.json')
-    parser.add_argument(
-        '--no-progress', action='store_true', help='hide the progress bars')
-    return parser
+build_parser = mmavs_cli.build_parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``mmavs-demo``.
+    """Run ``mmavs-demo`` (the console script starts in :mod:`mmavs_cli`,
+    which parses the arguments without importing mmavs).
 
     Args:
         argv (list[str], optional): Arguments without the program name.
             Defaults to ``sys.argv[1:]``.
+
+    Returns:
+        int: See :func:`run`.
+    """
+    return mmavs_cli.main(argv)
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Segment the inputs of parsed ``mmavs-demo`` arguments.
+
+    Args:
+        parser (argparse.ArgumentParser): For argument errors.
+        args (argparse.Namespace): The parsed arguments.
 
     Returns:
         int: 0 when every input was processed, 1 when some failed (each is
@@ -130,12 +53,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         model, and an ``--out-dir`` that cannot be written (both checked
         before any input is segmented).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.config is None and args.checkpoint is None:
-        parser.error('give --config, --checkpoint or both')
-    if args.batch_size < 1:
-        parser.error('--batch-size must be >= 1')
     import torch
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and not torch.cuda.is_available():
@@ -161,9 +78,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f'--checkpoint: {error}')
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
+    from .inferencer.sources import expand_inputs
+    inputs = expand_inputs(args.inputs)  # a folder of videos: its videos
     failed = []
     used = set()
-    for path in args.inputs:
+    for path in inputs:
         try:
             result = _run_one(inferencer, path, args, used)
         except (VideoReadError, ValueError, OSError) as error:
@@ -174,9 +93,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{path}: {len(result["masks"])} frames '
               f'({result["duration"]:.2f} s, {result["frame_size"][1]}x'
               f'{result["frame_size"][0]}) -> {files.get("dir")}')
-    done = len(args.inputs) - len(failed)
-    print(f'{done} of {len(args.inputs)} inputs done in '
-          f'{time.time() - start:.1f} s; outputs in {args.out_dir}')
+    done = len(inputs) - len(failed)
+    where = f'outputs in {args.out_dir}' if done else 'nothing written'
+    print(f'{done} of {len(inputs)} inputs done in '
+          f'{time.time() - start:.1f} s; {where}')
     if failed:
         print(f'failed: {", ".join(failed)}', file=sys.stderr)
         return 1
@@ -205,7 +125,10 @@ def _run_one(inferencer, path: str, args, used: set) -> dict:
         save_overlay=not args.no_overlay,
         save_summary=not args.no_summary,
         opacity=args.opacity,
-        allow_truncated=args.allow_truncated)
+        allow_truncated=args.allow_truncated,
+        show=args.show,
+        wait_time=args.wait_time,
+        img_out_dir=args.img_out_dir)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ import importlib.metadata
 import json
 import os
 import os.path as osp
+import re
 import warnings
 
 import cv2
@@ -102,4 +103,65 @@ def test_console_entry_point():
     }
     if 'mmavs-demo' not in points:
         pytest.skip('installed before the entry point existed')
-    assert points['mmavs-demo'].load() is main
+    import mmavs_cli
+    assert points['mmavs-demo'].load() is mmavs_cli.main
+
+
+def test_help_and_argument_errors_do_not_import_mmavs(tmp_path):
+    """The console script parses its arguments before importing mmavs
+    (which loads torch, mmcv and mmseg): --help and argument errors answer
+    at once."""
+    import subprocess
+    import sys
+    code = ('import sys, mmavs_cli\n'
+            'try:\n'
+            '    mmavs_cli.main(sys.argv[1:])\n'
+            'except SystemExit as exit:\n'
+            '    heavy = [m for m in ("torch", "mmavs", "mmseg", "mmcv")\n'
+            '             if m in sys.modules]\n'
+            '    print(exit.code, heavy)\n')
+    for args, status in ((['--help'], 0), (['a.mp4'], 2),
+                         (['a.mp4', '--config', 'c', '--fps', '0'], 2)):
+        result = subprocess.run([sys.executable, '-c', code] + args,
+                                capture_output=True, text=True, timeout=60)
+        assert result.stdout.splitlines()[-1] == f'{status} []', (
+            result.stdout + result.stderr)
+
+
+def test_folder_of_videos_and_frame_images(videos, tmp_path, capsys):
+    """A folder of videos stands for its videos; --img-out-dir writes the
+    overlay of each segmented frame; a frame with nothing sounding has
+    zero areas in the summary."""
+    import shutil
+    clips = tmp_path / 'clips'
+    clips.mkdir()
+    shutil.copy(videos['mp4'], clips / 'b.mp4')
+    shutil.copy(videos['odd'], clips / 'a.mkv')
+    (clips / 'notes.txt').write_text('not a video')
+    out = tmp_path / 'out'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        status = main([str(clips), '--config', DEMO_CONFIG, '--device',
+                       'cpu', '--out-dir', str(out), '--no-overlay',
+                       '--img-out-dir', 'vis', '--no-progress'])
+    assert status == 0
+    assert '2 of 2 inputs done' in capsys.readouterr().out
+    assert sorted(os.listdir(out)) == ['a', 'b']
+    with open(out / 'b' / 'summary.json') as file:
+        summary = json.load(file)
+    images = sorted(os.listdir(out / 'b' / 'vis'))
+    assert len(images) == summary['num_frames'] == 3
+    assert cv2.imread(str(out / 'b' / 'vis' / images[0])).shape == (48, 64, 3)
+    for frame in summary['frames']:
+        assert set(frame['area']) == {'foreground'}
+
+
+def test_every_input_failing_writes_nothing(tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        status = main([str(tmp_path / 'none.mp4'), '--config', DEMO_CONFIG,
+                       '--device', 'cpu', '--out-dir', str(tmp_path / 'o')])
+    assert status == 1
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert re.fullmatch(r'0 of 1 inputs done in [\d.]+ s; nothing written',
+                        last), last

@@ -545,3 +545,45 @@ def test_output_names_never_collide():
     used = set()
     names = [unique_name(name, used) for name in ('a', 'a', 'a_1', 'a')]
     assert names == ['a', 'a_1', 'a_1_1', 'a_2']
+
+
+def test_show_return_vis_and_output_folders(fast_inferencer, videos,
+                                            tmp_path, monkeypatch):
+    """mmseg's inferencer options, for video: show (a window per segmented
+    frame), return_vis, pred_out_dir and img_out_dir."""
+    result = fast_inferencer(videos['mp4'], return_vis=True,
+                             save_overlay=False)
+    vis = result['visualization']
+    assert vis.shape == (3, 48, 64, 3) and vis.dtype == np.uint8
+    assert 'out_files' not in result  # nothing written without out_dir
+    frames = {f.index: f.image for f in iter_video_frames(videos['mp4'])}
+    for k, index in enumerate(result['frame_indices']):
+        drawn = fast_inferencer.visualize([frames[index]],
+                                          [result['masks'][k]])[0]
+        np.testing.assert_array_equal(vis[k], drawn)
+    # No display: a clear error up front (not OpenCV aborting the process).
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    with pytest.raises(RuntimeError, match='needs a display'):
+        fast_inferencer(videos['mp4'], show=True)
+    shown = []
+    monkeypatch.setenv('DISPLAY', ':0')
+    monkeypatch.setattr(cv2, 'getBuildInformation', lambda: 'GUI: QT5')
+    monkeypatch.setattr(cv2, 'namedWindow', lambda name: None)
+    monkeypatch.setattr(cv2, 'imshow',
+                        lambda name, image: shown.append(image.shape))
+    monkeypatch.setattr(cv2, 'waitKey', lambda ms: shown.append(ms))
+    result = fast_inferencer(videos['mp4'], show=True, wait_time=0.5,
+                             out_dir=str(tmp_path), pred_out_dir='pred',
+                             img_out_dir='vis', save_overlay=False)
+    assert shown == [(48, 64, 3), 500] * 3
+    files = result['out_files']
+    assert [osp.relpath(p, files['dir']) for p in files['masks']] == [
+        f'pred/{k:06d}.png' for k in range(3)
+    ]
+    assert len(files['images']) == 3 and 'overlay' not in files
+    image = cv2.imread(files['images'][1])
+    np.testing.assert_array_equal(image[..., ::-1],
+                                  fast_inferencer.visualize(
+                                      [frames[result['frame_indices'][1]]],
+                                      [result['masks'][1]])[0])

@@ -18,18 +18,15 @@ from mmengine.config import Config
 from mmavs.apis.inferencer import outputs
 from mmavs.apis.inferencer.batching import (ClipBatch, ClipBatcher, InOrder,
                                             deal_clips, split_test_pipeline)
-from mmavs.apis.inferencer.outputs import (build_result, mask_image,
-                                           prediction_to_frame, summarize,
-                                           write_outputs, write_overlay)
+from mmavs.apis.inferencer.outputs import (OutputOptions, build_result,
+                                           mask_image, prediction_to_frame,
+                                           summarize, write_outputs)
 from mmavs.apis.inferencer.sampling import (FrameSample, FrameSampler,
                                             parse_fps, window_centre,
                                             window_of)
-from mmavs.apis.inferencer.sources import (InputSource, array_source,
-                                           check_min_duration,
-                                           frame_folder_source,
-                                           infer_frame_rate, list_frame_files,
-                                           load_source, natural_key,
-                                           video_source)
+from mmavs.apis.inferencer.sources import (
+    InputSource, array_source, check_min_duration, frame_folder_source,
+    infer_frame_rate, list_frame_files, load_source, natural_key, video_source)
 from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.video_io import AudioTrack, VideoFrame
 
@@ -87,8 +84,8 @@ def test_parse_fps():
     # numpy scalars, as a frame rate read from an array would be.
     assert parse_fps(np.int64(2)) == 2.0
     assert parse_fps(np.float32(0.5)) == 0.5
-    for bad in (0, -1, 'x', float('inf'), 'inf', float('nan'), True, None,
-                '', '0', '-2', [1], np.bool_(True)):
+    for bad in (0, -1, 'x', float('inf'), 'inf', float('nan'), True, None, '',
+                '0', '-2', [1], np.bool_(True)):
         with pytest.raises(ValueError, match='fps must be'):
             parse_fps(bad)
 
@@ -320,8 +317,8 @@ def test_clip_batcher_interleaves_like_deal_clips(count):
     for clip, slot in zip(clips, slots):
         real = [s for s in slot if s >= 0]
         assert clip['frame_valid'] == [1] * len(real) + [0] * (3 - len(real))
-        np.testing.assert_array_equal(
-            clip['audio'][:, 0, 0], real + [real[-1]] * (3 - len(real)))
+        np.testing.assert_array_equal(clip['audio'][:, 0, 0],
+                                      real + [real[-1]] * (3 - len(real)))
         assert [int(i[0, 0, 0]) for i in clip['imgs'][:len(real)]] == \
             [10 + s for s in real]
         assert all(i is BLACK for i in clip['imgs'][len(real):])
@@ -356,9 +353,10 @@ def test_in_order():
     assert in_order.next_index == 1
     with pytest.raises(RuntimeError, match='2 predictions were not emitted'):
         in_order.check_complete()
-    assert list(in_order.put(second, ['p1', 'p3', 'pad'])) == [
-        (1, 'p1'), (2, 'p2'), (3, 'p3'), (4, 'p4')
-    ]
+    assert list(in_order.put(second, ['p1', 'p3', 'pad'])) == [(1, 'p1'),
+                                                               (2, 'p2'),
+                                                               (3, 'p3'),
+                                                               (4, 'p4')]
     assert in_order.num_padded == 1 and in_order.next_index == 5
     in_order.check_complete()
     # Several clips in one batch, clip major.
@@ -390,12 +388,10 @@ def test_split_test_pipeline():
             test_pipeline=[dict(type='PackAVSInputs')]))
     pipeline, per_frame, pack = split_test_pipeline(cfg)
     # The data set's pipeline wins over test_pipeline; loaders dropped.
-    assert [type(t).__name__ for t in pipeline.transforms] == [
-        'ClipTransform', 'PackAVSInputs'
-    ]
-    assert [type(t).__name__ for t in per_frame.transforms] == [
-        'ClipTransform'
-    ]
+    assert [type(t).__name__ for t in pipeline.transforms
+            ] == ['ClipTransform', 'PackAVSInputs']
+    assert [type(t).__name__
+            for t in per_frame.transforms] == ['ClipTransform']
     assert type(pack).__name__ == 'PackAVSInputs'
     assert pipeline.transforms[-1] is pack
     assert pipeline.transforms[0] is per_frame.transforms[0]
@@ -429,9 +425,10 @@ def test_split_test_pipeline_errors():
                     dict(type='LoadAVSFrames'),
                     dict(type='LoadAVSAudio')
                 ])))
-    with pytest.raises(ValueError,
-                       match=r"must end with PackAVSInputs; got "
-                       r"\['PackAVSInputs', 'ClipTransform'\]"):
+    with pytest.raises(
+            ValueError,
+            match=r"must end with PackAVSInputs; got "
+            r"\['PackAVSInputs', 'ClipTransform'\]"):
         split_test_pipeline(
             Config(
                 dict(test_pipeline=[
@@ -491,10 +488,10 @@ def test_array_source_timestamps():
     np.testing.assert_allclose([f.time for f in got], [0.0, 0.5, 1.5])
     np.testing.assert_allclose([f.duration for f in got], [0.5, 1.0, 0.75])
     assert source.declared_duration == pytest.approx(2.25)
-    for bad in ([0.0, 0.0, 1.0], [0.0, 1.0, 0.5], [0.0, 1.0],
-                [[0.0, 1.0, 2.0]]):
-        with pytest.raises(ValueError,
-                           match='timestamps must be 3 increasing times'):
+    for bad in ([0.0, 0.0, 1.0], [0.0, 1.0, 0.5], [0.0, 1.0], [[0.0, 1.0,
+                                                                2.0]]):
+        with pytest.raises(
+                ValueError, match='timestamps must be 3 increasing times'):
             array_source(dict(item, timestamps=bad))
 
 
@@ -510,8 +507,10 @@ def test_array_source_rejects_bad_arrays():
     with pytest.raises(ValueError, match='one size'):
         array_source(
             dict(
-                frames=[np.zeros((4, 4, 3), np.uint8),
-                        np.zeros((4, 5, 3), np.uint8)],
+                frames=[
+                    np.zeros((4, 4, 3), np.uint8),
+                    np.zeros((4, 5, 3), np.uint8)
+                ],
                 audio=wave,
                 sample_rate=SR))
     with pytest.raises(ValueError, match='one size'):
@@ -540,8 +539,9 @@ def test_array_source_log_mel_examples():
     assert source.examples.dtype == np.float32
     np.testing.assert_array_equal(source.examples, examples)
     assert source.frame_rate == 4.0 and source.declared_duration == 0.5
-    with pytest.raises(ValueError, match='c: 3 log-mel examples for 2 '
-                       'frames'):
+    with pytest.raises(
+            ValueError, match='c: 3 log-mel examples for 2 '
+            'frames'):
         array_source(
             dict(
                 frames=frames,
@@ -567,8 +567,8 @@ def test_infer_frame_rate():
     assert infer_frame_rate(2.5, 5, None, 'x') == 2.5
     assert infer_frame_rate(3, 5, track(9.0), 'x') == 3.0
     for bad in (0, -1):
-        with pytest.raises(ValueError,
-                           match='clip: frame_rate must be positive'):
+        with pytest.raises(
+                ValueError, match='clip: frame_rate must be positive'):
             infer_frame_rate(bad, 5, track(5.0), 'clip')
     with pytest.raises(ValueError, match='clip: give frame_rate'):
         infer_frame_rate(None, 5, None, 'clip')
@@ -609,8 +609,8 @@ def test_declared_lengths_and_expected_samples():
     assert source.expected_samples(1.0) is None
     short = make_source([], audio=track(0.5), name='short')
     short.declared_duration = 2.0
-    with pytest.raises(VideoReadError,
-                       match=r'short: the sound track is 0\.50 s long'):
+    with pytest.raises(
+            VideoReadError, match=r'short: the sound track is 0\.50 s long'):
         short.check_declared_lengths()
     short.audio, short.declared_duration = None, 0.9
     with pytest.raises(VideoReadError, match=r'short: the video is 0\.90 s'):
@@ -654,9 +654,10 @@ def test_check_sound():
 
 def test_natural_key():
     names = ['frame10.png', 'frame2.png', 'Frame1.png', 'frame02b.png', 'a']
-    assert sorted(names, key=natural_key) == [
-        'a', 'Frame1.png', 'frame2.png', 'frame02b.png', 'frame10.png'
-    ]
+    assert sorted(
+        names, key=natural_key) == [
+            'a', 'Frame1.png', 'frame2.png', 'frame02b.png', 'frame10.png'
+        ]
     assert natural_key('img_12.JPG') == ['img_', 12, '.jpg']
 
 
@@ -677,9 +678,8 @@ def frame_folder(tmp_path):
 
 def test_frame_folder_source(frame_folder):
     folder = str(frame_folder)
-    assert [osp.basename(p) for p in list_frame_files(folder)] == [
-        'frame1.png', 'frame2.png', 'frame3.PNG', 'frame10.png'
-    ]
+    assert [osp.basename(p) for p in list_frame_files(folder)
+            ] == ['frame1.png', 'frame2.png', 'frame3.PNG', 'frame10.png']
     source = frame_folder_source(folder)
     assert (source.name, source.kind, source.source) == ('clip', 'frames',
                                                          folder)
@@ -690,9 +690,10 @@ def test_frame_folder_source(frame_folder):
     assert source.audio.duration == pytest.approx(4.0)
     frames = list(source.frames())
     assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 3, 10]
-    assert [(f.index, f.time, f.duration) for f in frames] == [
-        (0, 0.0, 1.0), (1, 1.0, 1.0), (2, 2.0, 1.0), (3, 3.0, 1.0)
-    ]
+    assert [(f.index, f.time, f.duration) for f in frames] == [(0, 0.0, 1.0),
+                                                               (1, 1.0, 1.0),
+                                                               (2, 2.0, 1.0),
+                                                               (3, 3.0, 1.0)]
     assert frames[0].image.shape == (6, 8, 3)
     # Given sound, rate and name; through load_source with a dict.
     given = load_source(
@@ -719,14 +720,15 @@ def test_frame_folder_errors(frame_folder, tmp_path):
         frame_folder_source(folder)
     (frame_folder / 'a.wav').unlink()
     (frame_folder / 'b.flac').unlink()
-    with pytest.raises(VideoReadError,
-                       match=re.escape(folder) + r': .*\(found none\)'):
+    with pytest.raises(
+            VideoReadError, match=re.escape(folder) + r': .*\(found none\)'):
         frame_folder_source(folder)
     empty = tmp_path / 'empty'
     empty.mkdir()
-    with pytest.raises(VideoReadError,
-                       match=re.escape(str(empty)) +
-                       ': the folder holds no frame images'):
+    with pytest.raises(
+            VideoReadError,
+            match=re.escape(str(empty)) +
+            ': the folder holds no frame images'):
         frame_folder_source(str(empty))
     # Frames of different sizes: raised while iterating, naming the file.
     cv2.imwrite(str(frame_folder / 'frame4.png'), np.zeros((4, 8, 3)))
@@ -770,8 +772,8 @@ def test_load_source_dispatch(helpers, tmp_path):
     with pytest.raises(ValueError, match=r"got keys \['frames'\]"):
         load_source(dict(frames=np.zeros((2, 4, 4, 3), np.uint8)))
     tiny = helpers.write_test_video(tmp_path / 'tiny.mp4', seconds=0.5)
-    with pytest.raises(VideoReadError,
-                       match=r'tiny\.mp4: the video is 0\.50 s long'):
+    with pytest.raises(
+            VideoReadError, match=r'tiny\.mp4: the video is 0\.50 s long'):
         video_source(tiny)
 
 
@@ -858,8 +860,7 @@ def test_mask_image():
     coloured = mask_image(np.array([[0, 1], [2, 5]], np.uint8), palette)
     assert coloured.shape == (2, 2, 3) and coloured.dtype == np.uint8
     np.testing.assert_array_equal(
-        coloured,
-        [[[0, 0, 0], [0, 0, 255]], [[255, 128, 0], [255, 128, 0]]])
+        coloured, [[[0, 0, 0], [0, 0, 255]], [[255, 128, 0], [255, 128, 0]]])
 
 
 def test_summarize():
@@ -883,11 +884,11 @@ def test_summarize():
     assert summary['frames'] == [
         dict(frame_index=5, time=0.5, area=dict(dog=0.25)),
         dict(frame_index=9, time=0.9, area=dict(dog=0.75)),
-        dict(frame_index=15, time=1.5, area={}),
+        dict(frame_index=15, time=1.5, area=dict(dog=0.0)),
     ]
     assert summary['per_second'] == [
         dict(second=0, num_frames=2, area=dict(dog=0.5)),
-        dict(second=1, num_frames=1, area={}),
+        dict(second=1, num_frames=1, area=dict(dog=0.0)),
     ]
     assert summary['duration'] == 1.6 and summary['frame_rate'] is None
     assert summary['frame_size'] == [2, 2] and summary['num_frames'] == 3
@@ -909,10 +910,13 @@ def test_summarize():
             classes=('background', 'a', 'b'),
             frame_rate=25,
             fps='all'))
-    assert summary['frames'][0]['area'] == dict(b=0.333333, class_4=0.333333)
-    assert summary['frames'][1]['area'] == dict(b=1.0)
+    assert summary['frames'][0]['area'] == dict(
+        a=0.0, b=0.333333, class_3=0.0, class_4=0.333333)
+    assert summary['frames'][1]['area'] == dict(
+        a=0.0, b=1.0, class_3=0.0, class_4=0.0)
     assert summary['per_second'] == [
-        dict(second=0, num_frames=2, area=dict(b=0.666667, class_4=0.166667))
+        dict(second=0, num_frames=2,
+             area=dict(a=0.0, b=0.666667, class_3=0.0, class_4=0.166667))
     ]
     assert summary['classes'] == ['background', 'a', 'b']
     assert summary['frame_rate'] == 25.0 and summary['fps'] == 'all'
@@ -977,9 +981,8 @@ def test_build_result():
     assert result['classes'] == ('background', 'x')
     assert result['num_frames_per_clip'] == 5 and result['num_padded'] == 3
     assert result['frame_size'] == (2, 3)
-    assert [f['area'] for f in result['summary']['frames']] == [
-        dict(x=0.166667), dict(x=0.5)
-    ]
+    assert [f['area'] for f in result['summary']['frames']
+            ] == [dict(x=0.166667), dict(x=0.5)]
     empty = build_result(
         preds_for([], [], frame_size=(4, 5)), 5, ['background', 'x'])
     assert empty['masks'].shape == (0, 4, 5)
@@ -1000,7 +1003,11 @@ def test_write_outputs_masks_and_summary(tmp_path):
 
     folder = str(tmp_path / 'out' / 'clip')
     files = write_outputs(
-        folder, make_source([]), result, no_draw, save_overlay=False)
+        folder,
+        make_source([]),
+        result,
+        no_draw,
+        options=OutputOptions(save_overlay=False))
     assert set(files) == {'dir', 'masks', 'summary'}
     assert files['dir'] == folder
     assert files['masks'] == [
@@ -1014,9 +1021,8 @@ def test_write_outputs_masks_and_summary(tmp_path):
     with open(osp.join(folder, 'summary.json')) as file:
         summary = json.load(file)
     assert files['summary'] == osp.join(folder, 'summary.json')
-    assert [f['mask_file'] for f in summary['frames']] == [
-        'masks/000000.png', 'masks/000001.png'
-    ]
+    assert [f['mask_file'] for f in summary['frames']
+            ] == ['masks/000000.png', 'masks/000001.png']
     assert [f['frame_index'] for f in summary['frames']] == [5, 15]
     assert summary['num_frames'] == 2 and summary['frame_size'] == [2, 3]
     # Palette masks are written in colour (BGR on disk, as cv2 reads).
@@ -1027,8 +1033,7 @@ def test_write_outputs_masks_and_summary(tmp_path):
         result,
         no_draw,
         palette=palette,
-        save_overlay=False,
-        save_summary=False)
+        options=OutputOptions(save_overlay=False, save_summary=False))
     assert set(files) == {'dir', 'masks'}
     png = cv2.imread(files['masks'][1], cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(png[0, 0], [30, 20, 10])
@@ -1039,9 +1044,8 @@ def test_write_outputs_masks_and_summary(tmp_path):
         make_source([]),
         result,
         no_draw,
-        save_masks=False,
-        save_overlay=False,
-        save_summary=False)
+        options=OutputOptions(
+            pred_out_dir='', save_overlay=False, save_summary=False))
     assert files == dict(dir=str(tmp_path / 'bare'))
     assert osp.isdir(files['dir'])
     # No masks: nothing to overlay.
@@ -1052,9 +1056,14 @@ def test_write_outputs_masks_and_summary(tmp_path):
     assert files['masks'] == []
 
 
-def recording_overlay(monkeypatch, source, masks, fps, frame_rate=None):
-    """write_overlay with the encoder stubbed: which mask (its value) each
-    frame gets, and the times and rate passed on."""
+def recording_overlay(monkeypatch,
+                      source,
+                      masks,
+                      fps,
+                      frame_rate=None,
+                      folder='/tmp/mmavs-overlay-test'):
+    """The overlay of write_outputs with the encoder stubbed: which mask
+    (its value) each frame gets, and the times and rate passed on."""
     seen, written = [], {}
 
     def fake_write_video(path, frames, rate, audio):
@@ -1071,14 +1080,26 @@ def recording_overlay(monkeypatch, source, masks, fps, frame_rate=None):
         seen.append(int(mask[0, 0]))
         return frame
 
-    path = write_overlay('o.mp4', source, masks, fps, frame_rate, draw)
-    assert path == 'o.mp4'
+    result = dict(
+        masks=masks,
+        frame_indices=np.full(len(masks), -1),
+        fps=fps,
+        frame_rate=frame_rate,
+        name='x',
+        summary={})
+    files = write_outputs(
+        folder,
+        source,
+        result,
+        draw,
+        options=OutputOptions(pred_out_dir='', save_summary=False))
+    assert files['overlay'] == osp.join(folder, 'overlay.mp4')
     return seen, written
 
 
 def window_masks(count):
-    return np.arange(count, dtype=np.uint8)[:, None, None] * np.ones(
-        (1, 4, 6), np.uint8)
+    return np.arange(
+        count, dtype=np.uint8)[:, None, None] * np.ones((1, 4, 6), np.uint8)
 
 
 def test_overlay_maps_frames_to_windows(monkeypatch):
@@ -1134,8 +1155,7 @@ def test_write_outputs_overlay(tmp_path):
         source,
         result,
         draw,
-        save_masks=False,
-        save_summary=False)
+        options=OutputOptions(pred_out_dir='', save_summary=False))
     assert set(files) == {'dir', 'overlay'}
     assert files['overlay'] == str(tmp_path / 'o' / 'overlay.mp4')
     info = probe_video(files['overlay'])
@@ -1155,15 +1175,17 @@ def test_write_outputs_leaves_the_result_alone(tmp_path):
     result = build_result(preds_for(masks, samples), 5, ['background', 'x'])
     before = json.loads(json.dumps(result['summary']))
     write_outputs(
-        str(tmp_path / 'a'), make_source([]), result, None,
-        save_overlay=False)
+        str(tmp_path / 'a'),
+        make_source([]),
+        result,
+        None,
+        options=OutputOptions(save_overlay=False))
     write_outputs(
         str(tmp_path / 'b'),
         make_source([]),
         result,
         None,
-        save_masks=False,
-        save_overlay=False)
+        options=OutputOptions(pred_out_dir='', save_overlay=False))
     with open(tmp_path / 'b' / 'summary.json') as file:
         summary = json.load(file)
     for entry in summary['frames']:

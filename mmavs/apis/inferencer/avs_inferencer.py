@@ -34,22 +34,21 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.infer.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import init_default_scope
+from tqdm import tqdm
 
 from mmavs.datasets.avsbench import avs_dataset_class
-from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.metainfo import complete_metainfo
-from mmavs.utils.checkpoint import (config_from_checkpoint,
-                                    load_checkpoint_file, load_weights)
 from mmavs.visualization.avs_visualizer import overlay_mask
+from ..model_init import init_model
 from .batching import ClipBatch, ClipBatcher, InOrder, split_test_pipeline
 from .configs import find_config
-from .outputs import build_result, prediction_to_frame, unique_name, \
-    write_outputs
+from .outputs import (OutputOptions, build_result, check_display,
+                      prediction_to_frame, unique_name, write_outputs)
 from .preflight import check_out_dir
-from .sampling import AudioWindows, FrameSample, FrameSampler, Rate, \
-    parse_fps
-from .sources import InputSource, InputType, check_min_duration, load_source
+from .sampling import FrameSampler, Rate, parse_fps
+from .sources import (InputSource, InputType, check_min_duration,
+                      expand_inputs, folder_videos, load_source)
 
 #: Keys of a transformed frame's results that are not shared by its clip.
 PER_FRAME_KEYS = ('imgs', 'seg_fields', 'num_frames', 'clip_name',
@@ -174,32 +173,12 @@ class AVSInferencer(BaseInferencer):
 
     def _init_model(self, cfg: Union[Config, ConfigDict],
                     weights: Optional[str], device: str) -> torch.nn.Module:
-        """Build the model; load ``weights`` and their ``dataset_meta``
-        safely, as :mod:`mmavs.utils.checkpoint` does (no code from the file
-        runs; weights that do not fit the model raise ``CheckpointError``).
-        Without a config, the one saved in the checkpoint is read as data.
-        """
-        checkpoint = None
-        if weights is not None:
-            checkpoint = load_checkpoint_file(weights)
-            if not cfg:
-                cfg.update(config_from_checkpoint(checkpoint,
-                                                  weights)._cfg_dict)
-        # Never fetch pretrained weights: the checkpoint replaces them.
-        cfg.model.pop('pretrained', None)
-        model = MODELS.build(cfg.model)
-        model.cfg = cfg
-        if checkpoint is None:
-            warnings.warn('No checkpoint given: the inferencer runs a '
-                          'randomly initialised model, whose masks mean '
-                          'nothing.')
-        else:
-            load_weights(model, checkpoint, weights)
-            meta = (checkpoint.get('meta') or {}).get('dataset_meta')
-            if meta:
-                model.dataset_meta = dict(
-                    classes=meta.get('classes'), palette=meta.get('palette'))
-        return model.to(device).eval()
+        """Build the model and load ``weights`` safely; see
+        :func:`mmavs.apis.init_model`."""
+        model = init_model(cfg if cfg else None, weights, device)
+        if not cfg:  # read from the checkpoint: the pipeline needs it too
+            cfg.update(model.cfg._cfg_dict)
+        return model
 
     def _init_pipeline(self, cfg: Config) -> Callable:
         """The config's test pipeline without its file loaders; see
@@ -225,15 +204,15 @@ class AVSInferencer(BaseInferencer):
         """One input (a path, a folder, a dict) or a list of them.
 
         Args:
-            inputs (str | dict | list): See the class docstring. A folder is
-                one input (a frame folder), not a list of files.
+            inputs (str | dict | list): See the class docstring. A folder
+                of frames is one input; a folder of video files stands for
+                its videos.
 
         Returns:
             list: The inputs.
         """
-        if isinstance(inputs, (list, tuple)):
-            return list(inputs)
-        return [inputs]
+        return expand_inputs(
+            list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
 
     def _transform_frame(self, image: np.ndarray, name: str) -> dict:
         shape = image.shape[:2]
@@ -279,13 +258,10 @@ class AVSInferencer(BaseInferencer):
         if fps != 'all' and rate and fps > rate * 1.001:
             warnings.warn(f'{source.name}: fps={fps:g} is above the frame '
                           f'rate ({rate:.3g}); frames will repeat')
-        windows = AudioWindows(source.audio) if source.audio else None
         batcher: Optional[ClipBatcher] = None
-        first: Optional[FrameSample] = None
         for sample in sampler:
             transformed = self._transform_frame(sample.image, source.name)
             if batcher is None:
-                first = sample
                 batcher = ClipBatcher(
                     self.num_frames,
                     self.clip_stride(source, fps),
@@ -300,17 +276,8 @@ class AVSInferencer(BaseInferencer):
                     black=self._transform_frame(
                         np.zeros_like(sample.image), source.name)['imgs'][0],
                     name=source.name)
-            elif sample.shape != first.shape:
-                raise VideoReadError(
-                    f'{source.label}: the frame size changes from '
-                    f'{first.shape} to {sample.shape} (H, W) at frame '
-                    f'{sample.frame_index}; a video must keep one size')
-            if source.examples is not None:
-                example = source.examples[sample.frame_index]
-            else:
-                example = windows.example(sample.centre)
             yield from batcher.add(sample.index, transformed['imgs'][0],
-                                   example)
+                                   source.audio_example(sample))
         if batcher is not None:
             yield from batcher.finish()
 
@@ -397,7 +364,12 @@ class AVSInferencer(BaseInferencer):
                  save_summary: bool = True,
                  opacity: float = 0.5,
                  allow_truncated: bool = False,
-                 return_datasamples: bool = False) -> Union[dict, List[dict]]:
+                 return_datasamples: bool = False,
+                 show: bool = False,
+                 wait_time: float = 0,
+                 return_vis: bool = False,
+                 pred_out_dir: str = 'masks',
+                 img_out_dir: str = '') -> Union[dict, List[dict]]:
         """Segment the sounding objects of one or more inputs.
 
         Each input is decoded once, streaming: frames are sampled, resized
@@ -407,7 +379,7 @@ class AVSInferencer(BaseInferencer):
 
         Args:
             inputs (str | dict | list): One input or a list; see the class
-                docstring.
+                docstring. A folder of video files is a list of them.
             fps (float | str): Frames per second to segment (1 = AVSBench),
                 or ``'all'`` for every frame. Defaults to 1.
             batch_size (int): Clips per forward pass. Defaults to 1.
@@ -420,22 +392,25 @@ class AVSInferencer(BaseInferencer):
                 re-encoded as AAC) and ``summary.json`` (see
                 :func:`~mmavs.apis.inferencer.outputs.summarize`). Inputs
                 with the same name get ``_1``, ``_2``, ... suffixes.
-            save_masks (bool): Write the mask PNGs. Defaults to True.
-            save_overlay (bool): Write the overlay video. Defaults to True.
-            save_summary (bool): Write the JSON summary. Defaults to True.
             opacity (float): Mask opacity in the overlay. Defaults to 0.5.
             allow_truncated (bool): Use the decodable part of a truncated
                 file (with a warning) instead of raising. Defaults to False.
             return_datasamples (bool): Also return the model's frame
                 ``SegDataSample`` s. Defaults to False.
+            save_masks, save_overlay, save_summary, show, wait_time,
+                return_vis, pred_out_dir, img_out_dir: What to write and
+                show, as in mmseg's inferencer; see
+                :class:`~mmavs.apis.inferencer.outputs.OutputOptions`
+                (``save_masks=False`` is ``pred_out_dir=''``).
 
         Returns:
             dict | list[dict]: For a single input a dict, for a list a list
             of dicts: ``masks`` (uint8 [N, H, W] at the frame size),
             ``scores``, ``timestamps``, ... as listed in
             :func:`~mmavs.apis.inferencer.outputs.build_result`, plus
-            ``out_files`` (with ``out_dir``) and ``data_samples`` (with
-            ``return_datasamples``).
+            ``out_files`` (with ``out_dir``), ``data_samples`` (with
+            ``return_datasamples``) and ``visualization`` (with
+            ``return_vis``).
 
         Raises:
             VideoReadError: An input is missing, unreadable, truncated, too
@@ -448,17 +423,29 @@ class AVSInferencer(BaseInferencer):
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         if out_dir is not None:
             check_out_dir(out_dir)  # before, not after, the first video
-        single = not isinstance(inputs, (list, tuple))
+        options = OutputOptions(
+            pred_out_dir=pred_out_dir if save_masks else '',
+            img_out_dir=img_out_dir,
+            save_overlay=save_overlay,
+            save_summary=save_summary,
+            show=show,
+            wait_time=wait_time,
+            return_vis=return_vis,
+            progress=self.show_progress)
+        if show:
+            check_display()
+        single = not isinstance(inputs, (list, tuple)) and not folder_videos(
+            inputs)
         used_names: Set[str] = set()
         results = []
         for position, item in enumerate(self._inputs_to_list(inputs)):
             source = load_source(item, position, allow_truncated)
             result = self.infer_source(source, fps, batch_size,
                                        return_datasamples)
-            if out_dir is not None:
-                folder = osp.join(out_dir,
-                                  unique_name(source.name, used_names))
-                result['out_files'] = write_outputs(
+            if out_dir is not None or options.needs_frames(False):
+                folder = None if out_dir is None else osp.join(
+                    out_dir, unique_name(source.name, used_names))
+                files = write_outputs(
                     folder,
                     source,
                     result,
@@ -466,9 +453,11 @@ class AVSInferencer(BaseInferencer):
                                                             opacity)[0],
                     palette=None if self.binary else
                     self.dataset_meta['palette'],
-                    save_masks=save_masks,
-                    save_overlay=save_overlay,
-                    save_summary=save_summary)
+                    options=options)
+                if return_vis:
+                    result['visualization'] = files.pop('visualization')
+                if out_dir is not None:
+                    result['out_files'] = files
             results.append(result)
         return results[0] if single else results
 
@@ -490,19 +479,15 @@ class AVSInferencer(BaseInferencer):
             ``out_files``.
         """
         source.check_declared_lengths()
-        sampler = FrameSampler(source.frames(), fps, source.frame_rate)
+        sampler = FrameSampler(source.frames(), fps, source.frame_rate,
+                               source.label)
         in_order = InOrder()
         masks: List[np.ndarray] = []
         scores: List[np.ndarray] = []
         data_samples: List[Any] = []
-        progress = None
-        if self.show_progress:
-            from tqdm import tqdm
-            progress = tqdm(
-                total=source.expected_samples(sampler.fps),
-                desc=source.name,
-                unit='frame')
-        try:
+        with tqdm(total=source.expected_samples(sampler.fps),
+                  desc=source.name, unit='frame',
+                  disable=not self.show_progress) as progress:
             for batch in self.preprocess(source, sampler, batch_size):
                 for index, pred in in_order.put(batch,
                                                 self.forward(batch.data)):
@@ -512,11 +497,7 @@ class AVSInferencer(BaseInferencer):
                     scores.append(score)
                     if return_datasamples:
                         data_samples.append(pred.cpu())
-                    if progress is not None:
-                        progress.update(1)
-        finally:
-            if progress is not None:
-                progress.close()
+                    progress.update(1)
         in_order.check_complete()
         duration = sampler.duration
         check_min_duration(source.label, 'video', duration)

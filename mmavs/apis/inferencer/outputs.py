@@ -9,9 +9,15 @@ channel) or arg-maxed (classes). The overlay video has every frame of the
 input, at its times, with the mask of the window the frame falls in
 (``fps='all'``: its own mask), and the input's sound re-encoded as AAC.
 """
+import os
 import os.path as osp
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+import re
+import sys
+from dataclasses import dataclass
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Set, Tuple)
 
+import cv2
 import mmcv
 import numpy as np
 import torch
@@ -19,9 +25,13 @@ import torch.nn.functional as F
 from mmengine.fileio import dump
 from mmengine.utils import mkdir_or_exist
 
+from mmavs.datasets.video_io import VideoFrame
 from mmavs.datasets.video_writer import write_video
 from .sampling import window_of
 from .sources import InputSource
+
+#: The window ``show=True`` draws in.
+WINDOW_NAME = 'mmavs'
 
 
 def prediction_to_frame(pred,
@@ -111,84 +121,191 @@ def mask_image(mask: np.ndarray,
     return colours[np.minimum(mask, len(colours) - 1)][..., ::-1]
 
 
-def write_overlay(path: str, source: InputSource, masks: np.ndarray,
-                  fps, frame_rate: Optional[float],
-                  draw: Callable[[np.ndarray, np.ndarray],
-                                 np.ndarray]) -> str:
-    """Every frame of the input with its window's mask, plus sound.
+@dataclass
+class OutputOptions:
+    """What the inferencer writes and shows for each input.
 
-    A second decoding pass: frames that were not sampled (``fps`` below
-    the frame rate) show the mask of the window they fall in, so the
-    overlay has the input's frames, timing and duration.
+    Attributes:
+        pred_out_dir (str): Sub-folder of the input's folder for the mask
+            PNGs; ``''`` writes none. Defaults to ``'masks'``.
+        img_out_dir (str): Sub-folder for the overlay of each segmented
+            frame as a PNG (``mmseg``'s visualisations); ``''`` (default)
+            writes none: the overlay video shows them all.
+        save_overlay (bool): Write ``overlay.mp4``. Defaults to True.
+        save_summary (bool): Write ``summary.json``. Defaults to True.
+        show (bool): Show each segmented frame's overlay in a window as it
+            is drawn. Defaults to False.
+        wait_time (float): Seconds each shown frame stays; 0 waits for a
+            key. Defaults to 0.
+        return_vis (bool): Return the overlays of the segmented frames
+            (``visualization``, uint8 [N, H, W, 3] RGB). Defaults to False.
+        progress (bool): A progress bar over the frames drawn. Defaults to
+            False.
+    """
+
+    pred_out_dir: str = 'masks'
+    img_out_dir: str = ''
+    save_overlay: bool = True
+    save_summary: bool = True
+    show: bool = False
+    wait_time: float = 0.0
+    return_vis: bool = False
+    progress: bool = False
+
+    def needs_frames(self, writes_files: bool) -> bool:
+        """Whether the input must be decoded again to draw overlays."""
+        return bool(self.show or self.return_vis or writes_files and (
+            self.save_overlay or self.img_out_dir))
+
+
+def check_display() -> None:
+    """Fail early when windows cannot be shown (``show=True``).
+
+    Raises:
+        RuntimeError: OpenCV has no GUI (``opencv-python-headless``) or
+            there is no display.
+    """
+    hint = ('show=True needs a display and OpenCV built with a GUI '
+            '(opencv-python, not opencv-python-headless); write overlays '
+            'with out_dir instead')
+    gui = re.search(r'GUI:\s*(\S+)', cv2.getBuildInformation())
+    if gui is not None and gui.group(1).upper() == 'NONE':
+        raise RuntimeError(f'{hint} (this OpenCV has no GUI)')
+    # Without a display, OpenCV's Qt GUI aborts the process instead of
+    # raising: look before asking it.
+    if sys.platform.startswith('linux') and not (
+            os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
+        raise RuntimeError(f'{hint} (no DISPLAY is set)')
+    try:
+        cv2.namedWindow(WINDOW_NAME)
+    except cv2.error as error:
+        raise RuntimeError(hint) from error
+
+
+def overlay_frames(
+        source: InputSource, masks: np.ndarray, frame_indices: np.ndarray,
+        fps, draw: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> Iterator[Tuple[VideoFrame, np.ndarray, Optional[np.ndarray], int]]:
+    """Decode the input again and draw each frame's mask on it.
+
+    Frames that were not sampled (``fps`` below the frame rate) show the
+    mask of the window they fall in, so an overlay video built from them
+    has the input's frames, timing and duration.
 
     Args:
-        path (str): Output ``.mp4``.
-        source (InputSource): The input (decoded again).
+        source (InputSource): The input.
         masks (np.ndarray): uint8 [N, H, W], one per sample.
+        frame_indices (np.ndarray): [N] the frame each sample was taken
+            from.
         fps (float | str): The sampling rate the masks were made at.
-        frame_rate (float, optional): The input's frame rate.
         draw (Callable): ``draw(bgr_frame, mask) -> rgb_overlay``.
 
-    Returns:
-        str: ``path``.
+    Yields:
+        tuple: The frame, its overlay (RGB), and, when it is the frame a
+        sample was taken from, that sample's overlay (with the sample's own
+        mask) and index; else None and -1.
     """
     last = len(masks) - 1
+    own: Dict[int, int] = {}
+    for k, index in enumerate(frame_indices):
+        own.setdefault(int(index), k)
+    for frame in source.frames():
+        if fps == 'all':
+            k = min(frame.index, last)
+        else:
+            k = min(window_of(frame.time, fps), last)
+        overlay = draw(frame.image, masks[k])
+        sample = own.get(frame.index, -1)
+        if sample < 0:
+            yield frame, overlay, None, -1
+        else:
+            yield frame, overlay, overlay if sample == k else draw(
+                frame.image, masks[sample]), sample
 
-    def frames():
-        for frame in source.frames():
-            if fps == 'all':
-                k = min(frame.index, last)
-            else:
-                k = min(window_of(frame.time, fps), last)
-            yield draw(frame.image, masks[k]), frame.time
 
-    return write_video(path, frames(), frame_rate or 25.0, source.audio)
-
-
-def write_outputs(folder: str,
+def write_outputs(folder: Optional[str],
                   source: InputSource,
                   result: dict,
                   draw: Callable[[np.ndarray, np.ndarray], np.ndarray],
                   palette: Optional[Sequence[Sequence[int]]] = None,
-                  save_masks: bool = True,
-                  save_overlay: bool = True,
-                  save_summary: bool = True) -> Dict[str, Any]:
-    """Write the mask PNGs, the overlay video and the JSON summary.
+                  options: OutputOptions = OutputOptions()) -> Dict[str, Any]:
+    """Write (and show) one input's outputs.
+
+    Mask PNGs go to ``folder/<pred_out_dir>/<k>.png``, the overlay video to
+    ``folder/overlay.mp4``, the overlays of the segmented frames to
+    ``folder/<img_out_dir>/<k>.png`` and the summary to
+    ``folder/summary.json``; the overlays are drawn in one more decoding
+    pass, which also feeds ``show`` and ``return_vis``.
 
     Args:
-        folder (str): The input's output folder.
+        folder (str, optional): The input's output folder; None writes no
+            file (for ``show`` / ``return_vis`` alone).
         source (InputSource): The input.
-        result (dict): Its result (``masks``, ``fps``, ``frame_rate``,
-            ``summary``).
+        result (dict): Its result (``masks``, ``frame_indices``, ``fps``,
+            ``frame_rate``, ``summary``, ``name``).
         draw (Callable): ``draw(bgr_frame, mask) -> rgb_overlay``.
         palette (Sequence[Sequence[int]], optional): Colours of class masks;
             None writes 0/255 binary masks.
-        save_masks (bool): Write ``masks/<k>.png``. Defaults to True.
-        save_overlay (bool): Write ``overlay.mp4``. Defaults to True.
-        save_summary (bool): Write ``summary.json``. Defaults to True.
+        options (OutputOptions): What to write and show.
 
     Returns:
         dict: ``dir`` and, as written, ``masks`` (list of paths),
-        ``overlay`` and ``summary``.
+        ``overlay``, ``images`` (list of paths) and ``summary``; with
+        ``return_vis`` also ``visualization`` (the overlays, not a file).
 
     Raises:
-        OSError: A mask cannot be written.
+        OSError: A file cannot be written.
     """
-    mkdir_or_exist(folder)
     files: Dict[str, Any] = dict(dir=folder)
-    if save_masks:
-        files['masks'] = []
-        for k, mask in enumerate(result['masks']):
-            path = osp.join(folder, 'masks', f'{k:06d}.png')
-            # mmcv's file backends create the folder.
-            if not mmcv.imwrite(mask_image(mask, palette), path):
-                raise OSError(f'{path}: cannot write the mask')
-            files['masks'].append(path)
-    if save_overlay and len(result['masks']):
-        files['overlay'] = write_overlay(
-            osp.join(folder, 'overlay.mp4'), source, result['masks'],
-            result['fps'], result['frame_rate'], draw)
-    if save_summary:
+    masks = result['masks']
+    if folder is not None:
+        mkdir_or_exist(folder)
+        if options.pred_out_dir:
+            files['masks'] = [
+                _write_image(
+                    osp.join(folder, options.pred_out_dir, f'{k:06d}.png'),
+                    mask_image(mask, palette), 'mask')
+                for k, mask in enumerate(masks)
+            ]
+    writes_files = folder is not None
+    if len(masks) and options.needs_frames(writes_files):
+        if options.show:
+            check_display()
+        images, shown = [], []
+        frames = overlay_frames(source, masks, result['frame_indices'],
+                                result['fps'], draw)
+        if options.progress:
+            from tqdm import tqdm
+            frames = tqdm(frames, total=source.declared_frames,
+                          desc=f'{result["name"]}: drawing', unit='frame')
+
+        def drawn():
+            for frame, overlay, own, k in frames:
+                if own is not None:
+                    if writes_files and options.img_out_dir:
+                        images.append(_write_image(
+                            osp.join(folder, options.img_out_dir,
+                                     f'{k:06d}.png'), own[..., ::-1],
+                            'overlay image'))
+                    if options.show:
+                        cv2.imshow(WINDOW_NAME, own[..., ::-1])
+                        cv2.waitKey(int(options.wait_time * 1000))
+                    if options.return_vis:
+                        shown.append(own)
+                yield overlay, frame.time
+
+        if writes_files and options.save_overlay:
+            files['overlay'] = write_video(
+                osp.join(folder, 'overlay.mp4'), drawn(),
+                result['frame_rate'] or 25.0, source.audio)
+        else:
+            for _ in drawn():
+                pass
+        if images:
+            files['images'] = images
+        if options.return_vis:
+            files['visualization'] = np.stack(shown)
+    if writes_files and options.save_summary:
         files['summary'] = osp.join(folder, 'summary.json')
         summary = dict(result['summary'])
         if 'masks' in files:
@@ -199,6 +316,13 @@ def write_outputs(folder: str,
             ]
         dump(summary, files['summary'], indent=1)
     return files
+
+
+def _write_image(path: str, image: np.ndarray, what: str) -> str:
+    # mmcv's file backends create the folder.
+    if not mmcv.imwrite(image, path):
+        raise OSError(f'{path}: cannot write the {what}')
+    return path
 
 
 def build_result(preds: Dict[str, Any], num_frames_per_clip: int,
@@ -263,9 +387,11 @@ def build_result(preds: Dict[str, Any], num_frames_per_clip: int,
 
 
 def _areas(fractions: np.ndarray, names: List[str]) -> Dict[str, float]:
+    # Every sounding class, zeros included: a frame where nothing sounds
+    # reads {"foreground": 0.0}, not {}.
     return {
         names[c]: round(float(fractions[c]), 6)
-        for c in range(1, len(names)) if fractions[c] > 0
+        for c in range(1, len(names))
     }
 
 
@@ -284,7 +410,8 @@ def summarize(result: dict) -> dict:
         sampled frames, ``{"second": k, "num_frames": n, "area": {class:
         fraction}}`` with the mean fraction of the frame covered by each
         sounding (non-background) class over the frames of
-        ``[k, k + 1)`` s (classes with zero area left out); ``frames``: per
+        ``[k, k + 1)`` s (every class but the background, zeros
+        included); ``frames``: per
         sampled frame its ``frame_index``, ``time`` and ``area``.
     """
     classes = list(result['classes'])

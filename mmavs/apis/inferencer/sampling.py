@@ -16,8 +16,6 @@ Outside the sound track (before it starts, after it ends, or half a window
 at either end of the video) the signal counts as silence (zeros), like a
 microphone that hears nothing.
 """
-import math
-import numbers
 from dataclasses import dataclass, replace
 from typing import Iterator, List, Optional, Tuple, Union
 
@@ -27,6 +25,8 @@ from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, LOG_OFFSET,
                                   NUM_MEL_BINS, SAMPLE_RATE, STFT_HOP_LENGTH,
                                   STFT_WINDOW_LENGTH, log_mel_spectrogram,
                                   resample_waveform, to_mono)
+from mmavs_cli import parse_fps
+from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.video_io import AudioTrack, VideoFrame
 
 #: Samples of audio (16 kHz) one VGGish example looks at: 96 STFT frames.
@@ -36,33 +36,6 @@ WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \
 MIN_DURATION = EXAMPLE_NUM_FRAMES * STFT_HOP_LENGTH / SAMPLE_RATE
 
 Rate = Union[float, str]
-
-
-def parse_fps(value: Union[float, int, str]) -> Rate:
-    """Check a sampling rate: a positive number or ``'all'``.
-
-    Args:
-        value (float | int | str): E.g. ``1``, ``'2.5'``, ``'all'``.
-
-    Returns:
-        float | str: The rate as a float, or ``'all'``.
-
-    Raises:
-        ValueError: Anything else (zero, negative, not a number).
-    """
-    if isinstance(value, str):
-        if value.strip().lower() == 'all':
-            return 'all'
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"fps must be a number or 'all', got "
-                             f'{value!r}') from None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, numbers.Real) or not value > 0 or math.isinf(value):
-        raise ValueError(f"fps must be a positive number or 'all', got "
-                         f'{value!r}')
-    return float(value)
 
 
 def window_centre(window: int, fps: float) -> float:
@@ -181,18 +154,24 @@ class FrameSampler:
     Iterating yields :class:`FrameSample` s as the frames are decoded.
     Afterwards ``duration`` holds the video's length (end of the last
     frame), ``num_frames`` the number of decoded frames and ``samples``
-    every sample, without its picture.
+    every sample, without its picture. A frame whose size differs from the
+    first one's raises :class:`~mmavs.datasets.errors.VideoReadError`.
 
     Args:
         frames (Iterator[VideoFrame]): The input's frames in display order.
         fps (float | str): Windows per second, or ``'all'``.
         nominal_rate (float, optional): The input's frame rate, for the
             duration of a last frame that carries none.
+        name (str): Names the input in errors. Defaults to ``'input'``.
     """
 
-    def __init__(self, frames: Iterator[VideoFrame], fps: Rate,
-                 nominal_rate: Optional[float]) -> None:
+    def __init__(self,
+                 frames: Iterator[VideoFrame],
+                 fps: Rate,
+                 nominal_rate: Optional[float],
+                 name: str = 'input') -> None:
         self.frames = frames
+        self.name = name
         self.fps = parse_fps(fps)
         self.nominal = 1.0 / nominal_rate if nominal_rate else None
         self.duration: Optional[float] = None
@@ -207,6 +186,11 @@ class FrameSampler:
 
     def __iter__(self) -> Iterator[FrameSample]:
         for sample in self._samples():
+            if self.samples and sample.shape != self.samples[0].shape:
+                raise VideoReadError(
+                    f'{self.name}: the frame size changes from '
+                    f'{self.samples[0].shape} to {sample.shape} (H, W) at '
+                    f'frame {sample.frame_index}; a video must keep one size')
             self.samples.append(replace(sample, image=None))
             yield sample
 

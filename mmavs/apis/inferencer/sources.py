@@ -21,7 +21,7 @@ import os
 import os.path as osp
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Optional, Union
 
 import numpy as np
@@ -32,10 +32,13 @@ from mmavs.datasets.readers import read_frame
 from mmavs.datasets.video_io import (AudioTrack, VideoFrame,
                                      iter_video_frames, probe_video,
                                      read_audio_track)
-from .sampling import MIN_DURATION
+from .sampling import MIN_DURATION, AudioWindows, FrameSample
 
 #: Frame files of a frame folder.
 FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+#: Video files a folder of videos is made of.
+VIDEO_EXTENSIONS = ('.mp4', '.mkv', '.avi', '.webm', '.mov', '.m4v', '.mpg',
+                    '.mpeg', '.ts', '.flv', '.wmv', '.ogv', '.3gp')
 #: Sound files looked for in a frame folder.
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.mp3', '.m4a', '.aac', '.opus',
                     '.aif', '.aiff')
@@ -71,6 +74,24 @@ class InputSource:
     examples: Optional[np.ndarray] = None
     declared_duration: Optional[float] = None
     declared_frames: Optional[int] = None
+    _windows: Optional[AudioWindows] = field(default=None, repr=False)
+
+    def audio_example(self, sample: FrameSample) -> np.ndarray:
+        """The log-mel example a sampled frame hears.
+
+        Args:
+            sample (FrameSample): A sample of this input.
+
+        Returns:
+            np.ndarray: float32 [1, 96, 64]: the frame's own example when
+            the input brings examples, else the 0.96 s window of the sound
+            centred on ``sample.centre``.
+        """
+        if self.examples is not None:
+            return self.examples[sample.frame_index]
+        if self._windows is None:
+            self._windows = AudioWindows(self.audio)
+        return self._windows.example(sample.centre)
 
     @property
     def label(self) -> str:
@@ -160,6 +181,43 @@ def natural_key(name: str) -> list:
         int(part) if part.isdigit() else part.lower()
         for part in re.split(r'(\d+)', name)
     ]
+
+
+def folder_videos(path: Union[str, 'os.PathLike[str]']) -> List[str]:
+    """The video files of a folder that holds no frame images.
+
+    Args:
+        path (str | PathLike): Any input.
+
+    Returns:
+        list[str]: In natural name order; empty for anything but a folder
+        of videos (a frame folder is one input of its own).
+    """
+    if not isinstance(path, (str, os.PathLike)) or not osp.isdir(path):
+        return []
+    folder = os.fspath(path)
+    if list_frame_files(folder):
+        return []
+    return [
+        osp.join(folder, name)
+        for name in sorted(os.listdir(folder), key=natural_key)
+        if osp.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+    ]
+
+
+def expand_inputs(inputs: List[InputType]) -> List[InputType]:
+    """Replace each folder of videos by its videos; keep the rest.
+
+    Args:
+        inputs (list): Inputs of the inferencer.
+
+    Returns:
+        list: The inputs, folders of videos expanded.
+    """
+    expanded: List[InputType] = []
+    for item in inputs:
+        expanded.extend(folder_videos(item) or [item])
+    return expanded
 
 
 def load_source(item: InputType, position: int = 0,
@@ -283,8 +341,10 @@ def frame_folder_source(folder: str,
     """
     frame_files = list_frame_files(folder)
     if not frame_files:
-        raise VideoReadError(f'{folder}: the folder holds no frame '
-                             f'images ({", ".join(FRAME_EXTENSIONS)})')
+        raise VideoReadError(
+            f'{folder}: the folder holds no frame images '
+            f'({", ".join(FRAME_EXTENSIONS)}) and no videos '
+            f'({", ".join(VIDEO_EXTENSIONS)})')
     if audio is None:
         sounds = [
             osp.join(folder, f) for f in sorted(os.listdir(folder))

@@ -5,7 +5,10 @@ The metrics (M_J / M_F for S4 and MS3, in both the per-frame and the
 release reductions; mIoU / F for AVSS) are printed as tables. ``--out DIR``
 writes per-clip scores (``per_clip_scores.json`` / ``.csv``) and the
 predicted masks (``DIR/{clip}/{frame}.png``); ``--show-dir DIR`` draws
-frames with ground truth and prediction.
+every test clip as a grid (rows: frames, ground truth, prediction) and
+``--show`` shows each grid in a window (``--wait-time`` seconds, 0 = until
+a key). Test-time augmentation (mmseg's ``--tta``) does not apply: no
+mmavs model has a TTA pipeline.
 
 ``--listening`` evaluates the checkpoint three times, with the true audio,
 with every clip given another clip's audio and with silence, and prints the
@@ -29,8 +32,18 @@ def parse_args():
     parser.add_argument(
         '--out', help='directory for per-clip scores and predicted masks')
     parser.add_argument(
-        '--show-dir', help='directory for drawn frames (ground truth and '
-        'prediction side by side)')
+        '--show-dir',
+        help='directory for drawn clips: one grid per clip, rows of frames, '
+        'ground truth and prediction')
+    parser.add_argument(
+        '--show',
+        action='store_true',
+        help='show each drawn clip in a window (needs a display)')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=0,
+        help='with --show, seconds each clip stays; 0 waits for a key')
     parser.add_argument(
         '--listening',
         action='store_true',
@@ -81,13 +94,18 @@ def main():
     cfg.load_from = args.checkpoint
     if args.out:
         set_evaluator_output(cfg, args.out)
-    if args.show_dir:
+    if args.show_dir or args.show:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:
-            raise ValueError('--show-dir needs default_hooks.visualization '
-                             'in the config')
-        hook['draw'] = True
-        cfg.visualizer['save_dir'] = args.show_dir
+            raise ValueError('--show-dir / --show need '
+                             'default_hooks.visualization in the config')
+        hook.update(draw=True, max_clips=None)
+        if args.show:
+            from mmavs.visualization import check_display
+            check_display(opencv=False)
+            hook.update(show=True, wait_time=args.wait_time)
+        if args.show_dir:
+            cfg.visualizer['save_dir'] = args.show_dir
     setup_cpu_distributed(cfg, args.launcher)
 
     if args.listening:

@@ -2,6 +2,7 @@
 """The command-line entry points: tools/train.py (with --resume),
 tools/test.py, `mim train mmseg`, `mim train mmavs` from an installed wheel
 and a 2-process distributed run."""
+import glob
 import json
 import os
 import os.path as osp
@@ -48,14 +49,20 @@ def test_train_resume_and_test_scripts(synthetic_roots, tmp_path):
     assert 'resumed epoch: 1' in (result.stdout + result.stderr).lower()
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
     out_dir = str(tmp_path / 'out')
+    show_dir = str(tmp_path / 'vis')
     result = run([
         sys.executable, 'tools/test.py', config,
         osp.join(work_dir, 'epoch_2.pth'), '--work-dir', work_dir, '--out',
-        out_dir
+        out_dir, '--show-dir', show_dir
     ])
     assert 'M_J' in result.stdout + result.stderr
     with open(osp.join(out_dir, 'per_clip_scores.json')) as f:
-        assert len(json.load(f)) > 0
+        clips = json.load(f)
+    assert len(clips) == 2
+    # --show-dir draws every test clip (one grid each), not one in 50.
+    grids = glob.glob(osp.join(show_dir, '**', 'test_*.png'), recursive=True)
+    assert sorted(osp.basename(g).rsplit('_', 1)[0] for g in grids) == sorted(
+        f'test_{clip["clip_name"]}' for clip in clips)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')

@@ -70,3 +70,45 @@ def test_padded_frames_take_the_size_of_the_real_frames(tmp_path):
                                          ori_shape=(56, 56)))
     frames = read_frames([real, padded])
     assert [f.shape for f in frames] == [(9, 16, 3), (9, 16, 3)]
+
+
+def test_hook_draws_every_test_clip_and_every_interval_val_batch(
+        tmp_path, monkeypatch):
+    """As mmseg's hook: validation every ``interval`` batches, test every
+    batch and (``max_clips=None``) every clip; ``show`` shows each grid."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from mmavs.engine.hooks import AVSVisualizationHook
+    visualizer = AVSLocalVisualizer(
+        name='test_avs_hook', save_dir=str(tmp_path), min_size=8)
+    drawn, shown = [], []
+    monkeypatch.setattr(visualizer, 'add_clip',
+                        lambda name, *args, **kwargs: drawn.append(name) or
+                        np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.setattr(visualizer, 'show',
+                        lambda grid, win_name, wait_time: shown.append(
+                            (win_name, wait_time)))
+    runner = SimpleNamespace(visualizer=visualizer, work_dir=str(tmp_path),
+                             epoch=1)
+    outputs = [
+        SegDataSample(metainfo=dict(sample_idx=i // 2, clip_name=f'c{i//2}',
+                                    frame_valid=False, ori_shape=(8, 8)))
+        for i in range(6)
+    ]
+    hook = AVSVisualizationHook(draw=True, interval=50, show=True,
+                                wait_time=0.5)
+    hook.after_val_iter(runner, 3, outputs=outputs)
+    assert drawn == []  # not a multiple of the interval
+    hook.after_test_iter(runner, 3, outputs=outputs)
+    assert drawn == ['test_c0', 'test_c1', 'test_c2']
+    assert shown == [('test_c0', 0.5), ('test_c1', 0.5), ('test_c2', 0.5)]
+    hook.after_val_iter(runner, 50, outputs=outputs)
+    assert drawn[3:] == ['val_c0', 'val_c1', 'val_c2']
+    # Windows need a display: a clear error, not a crash.
+    from mmavs.visualization import check_display
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    with pytest.raises(RuntimeError, match='no DISPLAY is set'):
+        check_display(opencv=False)

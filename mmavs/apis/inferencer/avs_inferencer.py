@@ -39,11 +39,11 @@ from tqdm import tqdm
 
 from mmavs.datasets.avsbench import avs_dataset_class
 from mmavs.datasets.metainfo import complete_metainfo
-from mmavs.visualization.avs_visualizer import overlay_mask
+from mmavs.visualization import check_display, overlay_mask
 from ..model_init import init_model
 from .batching import ClipBatch, ClipBatcher, InOrder, split_test_pipeline
 from .configs import find_config
-from .outputs import (OutputOptions, build_result, check_display,
+from .outputs import (WINDOW_NAME, OutputOptions, build_result,
                       prediction_to_frame, unique_name, write_outputs)
 from .preflight import check_out_dir
 from .sampling import FrameSampler, Rate, parse_fps
@@ -433,7 +433,7 @@ class AVSInferencer(BaseInferencer):
             return_vis=return_vis,
             progress=self.show_progress)
         if show:
-            check_display()
+            check_display(window=WINDOW_NAME)
         single = not isinstance(inputs, (list, tuple)) and not folder_videos(
             inputs)
         used_names: Set[str] = set()

@@ -9,10 +9,7 @@ channel) or arg-maxed (classes). The overlay video has every frame of the
 input, at its times, with the mask of the window the frame falls in
 (``fps='all'``: its own mask), and the input's sound re-encoded as AAC.
 """
-import os
 import os.path as osp
-import re
-import sys
 from dataclasses import dataclass
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
                     Set, Tuple)
@@ -27,6 +24,7 @@ from mmengine.utils import mkdir_or_exist
 
 from mmavs.datasets.video_io import VideoFrame
 from mmavs.datasets.video_writer import write_video
+from mmavs.visualization import check_display
 from .sampling import window_of
 from .sources import InputSource
 
@@ -158,30 +156,6 @@ class OutputOptions:
             self.save_overlay or self.img_out_dir))
 
 
-def check_display() -> None:
-    """Fail early when windows cannot be shown (``show=True``).
-
-    Raises:
-        RuntimeError: OpenCV has no GUI (``opencv-python-headless``) or
-            there is no display.
-    """
-    hint = ('show=True needs a display and OpenCV built with a GUI '
-            '(opencv-python, not opencv-python-headless); write overlays '
-            'with out_dir instead')
-    gui = re.search(r'GUI:\s*(\S+)', cv2.getBuildInformation())
-    if gui is not None and gui.group(1).upper() == 'NONE':
-        raise RuntimeError(f'{hint} (this OpenCV has no GUI)')
-    # Without a display, OpenCV's Qt GUI aborts the process instead of
-    # raising: look before asking it.
-    if sys.platform.startswith('linux') and not (
-            os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
-        raise RuntimeError(f'{hint} (no DISPLAY is set)')
-    try:
-        cv2.namedWindow(WINDOW_NAME)
-    except cv2.error as error:
-        raise RuntimeError(hint) from error
-
-
 def overlay_frames(
         source: InputSource, masks: np.ndarray, frame_indices: np.ndarray,
         fps, draw: Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -270,7 +244,7 @@ def write_outputs(folder: Optional[str],
     writes_files = folder is not None
     if len(masks) and options.needs_frames(writes_files):
         if options.show:
-            check_display()
+            check_display(window=WINDOW_NAME)
         images, shown = [], []
         frames = overlay_frames(source, masks, result['frame_indices'],
                                 result['fps'], draw)

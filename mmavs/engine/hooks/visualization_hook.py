@@ -57,12 +57,21 @@ class AVSVisualizationHook(Hook):
     :class:`~mmavs.visualization.AVSLocalVisualizer`) and, when ``out_dir``
     is set, to ``{work_dir}/{out_dir}`` as PNG files.
 
+    As mmseg's hook: during validation every ``interval``-th batch is
+    drawn, during test every batch (``tools/test.py --show-dir`` / ``--show``
+    draw the whole test set).
+
     Args:
         draw (bool): Draw at all. Defaults to False (``tools/test.py
-            --show-dir`` turns it on).
-        interval (int): Draw every ``interval``-th batch. Defaults to 50.
-        max_clips (int): Clips drawn per drawn batch. Defaults to 1.
+            --show-dir`` and ``--show`` turn it on).
+        interval (int): Draw every ``interval``-th validation batch.
+            Defaults to 50.
+        max_clips (int, optional): Clips drawn per drawn batch; None draws
+            all. Defaults to None.
         out_dir (str, optional): Sub-directory of the work dir for PNGs.
+        show (bool): Also show each grid in a window. Defaults to False.
+        wait_time (float): Seconds a shown grid stays; 0 waits for a key.
+            Defaults to 0.
     """
 
     priority = 'NORMAL'
@@ -70,16 +79,20 @@ class AVSVisualizationHook(Hook):
     def __init__(self,
                  draw: bool = False,
                  interval: int = 50,
-                 max_clips: int = 1,
-                 out_dir: Optional[str] = None):
+                 max_clips: Optional[int] = None,
+                 out_dir: Optional[str] = None,
+                 show: bool = False,
+                 wait_time: float = 0.):
         self.draw = draw
         self.interval = interval
         self.max_clips = max_clips
         self.out_dir = out_dir
+        self.show = show
+        self.wait_time = wait_time
 
     def _draw(self, runner: Runner, mode: str, batch_idx: int,
               outputs: Sequence[SegDataSample]) -> None:
-        if not self.draw or batch_idx % self.interval:
+        if not self.draw or mode == 'val' and batch_idx % self.interval:
             return
         visualizer = runner.visualizer
         if not hasattr(visualizer, 'add_clip'):
@@ -93,10 +106,13 @@ class AVSVisualizationHook(Hook):
         for clip in group_clips(outputs)[:self.max_clips]:
             name = f'{mode}_{clip[0].metainfo.get("clip_name", batch_idx)}'
             out_file = osp.join(out_dir, f'{name}.png') if out_dir else None
-            visualizer.add_clip(
+            grid = visualizer.add_clip(
                 name, read_frames(clip), clip,
                 step=runner.epoch if mode == 'val' else batch_idx,
                 out_file=out_file)
+            if self.show:
+                visualizer.show(grid, win_name=name,
+                                wait_time=self.wait_time)
 
     def after_val_iter(self, runner: Runner, batch_idx: int, data_batch=None,
                        outputs: Optional[Sequence[SegDataSample]] = None):

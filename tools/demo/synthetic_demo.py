@@ -16,7 +16,8 @@ On a machine without any download it
    listens drops without its sound. Overlay images (frames / ground truth /
    prediction) go to ``WORK_DIR/{true,swapped,silent}/overlays``,
 4. prints the table and writes it with the timings to
-   ``WORK_DIR/summary.json``.
+   ``WORK_DIR/summary.json``; the trained model is ``WORK_DIR/model.pth``
+   (for ``mmavs-demo --checkpoint`` with the config it was trained with).
 
 Usage::
 
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import time
 
 from mmengine.config import Config
@@ -105,7 +107,10 @@ def main():
     runner = Runner.from_cfg(cfg)
     runner.train()
     train_cpu = time.process_time() - cpu_start
-    checkpoint = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
+    # A stable name for the README's own-video commands.
+    checkpoint = osp.join(args.work_dir, 'model.pth')
+    shutil.copyfile(
+        osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth'), checkpoint)
     train_done = time.time()
     load_train = os.getloadavg()
 
@@ -141,6 +146,7 @@ def main():
     print(format_listening_report(report))
     print('overlays (rows: frames, ground truth, prediction): '
           f'{osp.join(args.work_dir, "{true,swapped,silent}", "overlays")}')
+    print(f'model: {checkpoint} (config: {config})')
     print(f'training: {summary["train_seconds"] / 60:.1f} min, '
           f'elapsed: {elapsed / 60:.1f} min')
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
-                         OptSampleList, SampleList)
+                         OptSampleList, SampleList, add_prefix)
 from torch import Tensor
 
 from ..decode_heads.av_decode_head import AVDecodeHead
@@ -242,7 +242,7 @@ class AVEncoderDecoder(BaseSegmentor):
         head_losses = self.decode_head.loss(
             self._head_inputs(feats, self.decode_head), data_samples,
             self.train_cfg)
-        losses.update({f'decode.{k}': v for k, v in head_losses.items()})
+        losses.update(add_prefix(head_losses, 'decode'))
         heads = self.auxiliary_heads
         if heads:
             for index, head in enumerate(heads):
@@ -250,8 +250,7 @@ class AVEncoderDecoder(BaseSegmentor):
                 aux_losses = head.loss(
                     self._head_inputs(feats, head), data_samples,
                     self.train_cfg)
-                losses.update({f'{prefix}.{k}': v
-                               for k, v in aux_losses.items()})
+                losses.update(add_prefix(aux_losses, prefix))
         return losses
 
     def predict(self,

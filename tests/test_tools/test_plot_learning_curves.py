@@ -67,6 +67,9 @@ def test_loss_and_metric_of_a_real_run(tmp_path):
         'avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py', root,
         str(tmp_path / 'work'), image_size=(32, 32), max_epochs=2)
     cfg.default_hooks.pop('visualization', None)
+    # Visualizers are named singletons: in a process that already ran a
+    # Runner, the default name would log into that run's folder.
+    cfg.visualizer.name = f'curves_{tmp_path.name}'
     Runner.from_cfg(cfg).train()
     read = plot_learning_curves.read_val_curve
     loss = read(str(tmp_path / 'work'), 'loss')

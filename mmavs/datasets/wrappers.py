@@ -12,8 +12,46 @@ from mmseg.registry import DATASETS
 from .audio import waveform_to_log_mel_examples
 
 
+class ClipDatasetWrapper:
+    """What the audio wrappers share: the wrapped data set (built from a
+    config if needed), its meta information, length and annotations.
+
+    Args:
+        dataset (dict | BaseDataset): The wrapped data set.
+        lazy_init (bool): Defer ``full_init``. Defaults to False.
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 lazy_init: bool = False):
+        self.dataset = DATASETS.build(dataset) if isinstance(
+            dataset, dict) else dataset
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        """The wrapped dataset's meta information (a copy, made by it)."""
+        return self.dataset.metainfo
+
+    def full_init(self) -> None:
+        """Initialise the wrapped dataset."""
+        if not self._fully_initialized:
+            self.dataset.full_init()
+            self._fully_initialized = True
+
+    def get_data_info(self, index: int) -> dict:
+        """Clip ``index``'s annotation."""
+        return self.dataset.get_data_info(index)
+
+    def __len__(self) -> int:
+        self.full_init()
+        return len(self.dataset)
+
+
 @DATASETS.register_module()
-class AudioSwapDataset:
+class AudioSwapDataset(ClipDatasetWrapper):
     """Give every clip the audio of another clip - a "does it listen?" test.
 
     A model that segments the sounding object must change its answer when
@@ -30,17 +68,8 @@ class AudioSwapDataset:
     def __init__(self,
                  dataset: Union[dict, BaseDataset],
                  lazy_init: bool = False):
-        self.dataset = DATASETS.build(dataset) if isinstance(
-            dataset, dict) else dataset
         self._partners: List[int] = []
-        self._fully_initialized = False
-        if not lazy_init:
-            self.full_init()
-
-    @property
-    def metainfo(self) -> dict:
-        """The wrapped dataset's meta information (a copy, made by it)."""
-        return self.dataset.metainfo
+        super().__init__(dataset, lazy_init)
 
     def full_init(self) -> None:
         """Initialise the wrapped dataset and pick the audio partners."""
@@ -82,10 +111,6 @@ class AudioSwapDataset:
         info['audio_from'] = donor.get('clip_name')
         return info
 
-    def __len__(self) -> int:
-        self.full_init()
-        return len(self.dataset)
-
     def __getitem__(self, index: int) -> dict:
         info = self.get_data_info(index)
         data = self.dataset.pipeline(info)
@@ -109,7 +134,7 @@ def silent_log_mel_example() -> np.ndarray:
 
 
 @DATASETS.register_module()
-class SilentAudioDataset:
+class SilentAudioDataset(ClipDatasetWrapper):
     """The clips of a dataset with their audio replaced by silence.
 
     Frames, labels and meta data stay as the wrapped dataset's pipeline
@@ -141,26 +166,10 @@ class SilentAudioDataset:
                  dataset: Union[dict, BaseDataset],
                  silent_features: Optional[Sequence[float]] = None,
                  lazy_init: bool = False):
-        self.dataset = DATASETS.build(dataset) if isinstance(
-            dataset, dict) else dataset
         self.silent_features = None if silent_features is None else \
             np.asarray(silent_features, dtype=np.float32).reshape(-1)
         self._silent_example = silent_log_mel_example()
-        if not lazy_init:
-            self.full_init()
-
-    @property
-    def metainfo(self) -> dict:
-        """The wrapped dataset's meta information (a copy, made by it)."""
-        return self.dataset.metainfo
-
-    def full_init(self) -> None:
-        """Initialise the wrapped dataset."""
-        self.dataset.full_init()
-
-    def get_data_info(self, index: int) -> dict:
-        """Clip ``index``'s annotation (its audio file is not read)."""
-        return self.dataset.get_data_info(index)
+        super().__init__(dataset, lazy_init)
 
     def silence_like(self, audio: np.ndarray) -> np.ndarray:
         """Silence in the layout of ``audio``.
@@ -184,9 +193,6 @@ class SilentAudioDataset:
             raise ValueError(f'silent_features has {self.silent_features.size}'
                              f' values for features of width {shape[1]}')
         return np.broadcast_to(self.silent_features, shape).copy()
-
-    def __len__(self) -> int:
-        return len(self.dataset)
 
     def __getitem__(self, index: int) -> dict:
         data = self.dataset[index]

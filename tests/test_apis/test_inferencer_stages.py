@@ -17,7 +17,11 @@ from mmengine.config import Config
 
 from mmavs.apis.inferencer import outputs
 from mmavs.apis.inferencer.batching import (ClipBatch, ClipBatcher, InOrder,
-                                            deal_clips, split_test_pipeline)
+                                            batch_samples, deal_clips,
+                                            split_test_pipeline,
+                                            transform_frame)
+from mmavs.apis.inferencer.configs import eval_dataset_class, load_config
+from mmavs.apis.inferencer.preflight import check_device
 from mmavs.apis.inferencer.outputs import (OutputOptions, build_result,
                                            mask_image, prediction_to_frame,
                                            summarize, write_outputs)
@@ -411,6 +415,93 @@ def test_split_test_pipeline():
         Config(dict(test_pipeline=pipeline_cfg[:1] + pipeline_cfg[-1:])))
     assert len(pipeline.transforms) == 1 and per_frame.transforms == []
     assert type(pack).__name__ == 'PackAVSInputs'
+
+
+def halve(results):
+    """A per-frame pipeline stub: halves the frame, records its scale."""
+    image = results['imgs'][0][::2, ::2]
+    return dict(
+        results, imgs=[image], img_shape=image.shape[:2],
+        scale_factor=(0.5, 0.5))
+
+
+def test_transform_frame():
+    frame = np.full((4, 6, 3), 7, np.uint8)
+    results = transform_frame(halve, frame, 'video')
+    assert results['imgs'][0].shape == (2, 3, 3)
+    assert results['img_shape'] == (2, 3) and results['ori_shape'] == (4, 6)
+    assert results['clip_name'] == 'video' and results['frame_valid'] == [1]
+    with pytest.raises(ValueError, match='dropped a frame'):
+        transform_frame(lambda results: None, frame, 'video')
+
+
+def test_batch_samples_transforms_and_pads():
+    """Samples go through the per-frame pipeline as they arrive; the last
+    clip is padded with the transformed black frame."""
+    samples = [
+        FrameSample(i, i, float(i), i + 0.5, np.full((4, 6, 3), 10 + i,
+                                                     np.uint8), (4, 6))
+        for i in range(4)
+    ]
+    batches = list(
+        batch_samples(
+            iter(samples),
+            lambda sample: example(sample.index),
+            halve,
+            'video',
+            num_frames=3,
+            stride=1,
+            batch_size=2,
+            pack=dict,
+            collate=list))
+    assert len(batches) == 1 and batches[0].slots == [[0, 1, 2], [3, -1, -1]]
+    first, last = batches[0].data
+    assert [int(i[0, 0, 0]) for i in first['imgs']] == [10, 11, 12]
+    assert [i.shape for i in last['imgs']] == [(2, 3, 3)] * 3
+    assert [int(i.max()) for i in last['imgs']] == [13, 0, 0]
+    # What a clip shares comes from the transformed frame ...
+    assert first['img_shape'] == first['ori_shape'] == (2, 3)
+    assert first['scale_factor'] == (0.5, 0.5)
+    assert first['clip_name'] == 'video' and first['num_frames'] == 3
+    # ... and padding repeats the last real audio example.
+    np.testing.assert_array_equal(last['audio'][:, 0, 0], [3, 3, 3])
+    assert last['frame_valid'] == [1, 0, 0]
+    assert list(batch_samples(iter([]), None, halve, 'video')) == []
+
+
+def test_sampler_facts():
+    sampler = FrameSampler(iter(regular(25, 10)), 2, 10)
+    assert sampler.facts()['frame_size'] == (0, 0)  # before it ran
+    list(sampler)
+    facts = sampler.facts()
+    assert facts['frame_size'] == (4, 6)
+    assert facts['duration'] == pytest.approx(2.5)
+    assert facts['num_video_frames'] == 25 and facts['fps'] == 2.0
+    assert [s.frame_index for s in facts['samples']] == [2, 7, 12, 17, 22]
+
+
+def test_load_config_and_eval_dataset_class(tmp_path):
+    from mmavs.datasets import AVSBenchS4Dataset
+    cfg = load_config('avsegformer_r50_1xb4-30e_avsbench-s4-224x224')
+    assert isinstance(cfg, Config)
+    assert eval_dataset_class(cfg) is AVSBenchS4Dataset
+    path = tmp_path / 'tiny.py'
+    path.write_text('x = 1\n')
+    assert load_config(str(path)).x == 1
+    assert load_config(path).x == 1
+    given = Config(dict(x=2))
+    assert load_config(given) is given and load_config(None) is None
+    with pytest.raises(ValueError, match='did you mean'):
+        load_config('avsegformer_r50_1xb4-30e_avsbench-s4')
+    assert eval_dataset_class(Config(dict(x=1))) is None
+
+
+def test_check_device(monkeypatch):
+    check_device(None)
+    check_device('cpu')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(ValueError, match="device='cuda:1' but CUDA"):
+        check_device('cuda:1')
 
 
 def test_split_test_pipeline_errors():

@@ -21,7 +21,6 @@ clips in :mod:`.batching`, what is written in :mod:`.outputs`. Frames go
 through the config's test pipeline (e.g. a resize to 224x224), so any frame
 size works.
 """
-import os
 import os.path as osp
 import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, \
@@ -37,22 +36,17 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
-from mmavs.datasets.avsbench import avs_dataset_class
 from mmavs.datasets.metainfo import complete_metainfo
 from mmavs.visualization import check_display, overlay_mask
 from ..model_init import init_model
-from .batching import ClipBatch, ClipBatcher, InOrder, split_test_pipeline
-from .configs import find_config
+from .batching import ClipBatch, InOrder, batch_samples, split_test_pipeline
+from .configs import eval_dataset_class, load_config
 from .outputs import (WINDOW_NAME, OutputOptions, build_result,
                       prediction_to_frame, unique_name, write_outputs)
-from .preflight import check_out_dir
+from .preflight import check_device, check_out_dir
 from .sampling import FrameSampler, Rate, parse_fps
 from .sources import (InputSource, InputType, check_min_duration,
                       expand_inputs, folder_videos, load_source)
-
-#: Keys of a transformed frame's results that are not shared by its clip.
-PER_FRAME_KEYS = ('imgs', 'seg_fields', 'num_frames', 'clip_name',
-                  'frame_valid', 'ori_shape')
 
 InputsType = Union[InputType, Sequence[InputType]]
 
@@ -117,16 +111,9 @@ class AVSInferencer(BaseInferencer):
                  scope: str = 'mmseg',
                  show_progress: bool = False) -> None:
         init_default_scope(scope)
-        if isinstance(model, (str, os.PathLike)):
-            path = os.fspath(model)
-            model = Config.fromfile(
-                path if osp.isfile(path) else find_config(path))
-        if device is not None and str(device).startswith(
-                'cuda') and not torch.cuda.is_available():
-            raise ValueError(f'device={device!r} but CUDA is not available '
-                             'on this machine; use device="cpu"')
+        check_device(device)
         super().__init__(
-            model=model,
+            model=load_config(model),
             weights=weights,
             device=device,
             scope=scope,
@@ -149,22 +136,14 @@ class AVSInferencer(BaseInferencer):
             meta['palette'] = [list(color) for color in palette]
         self.dataset_meta = complete_metainfo(
             meta, self.model.num_classes, self.binary,
-            getattr(self._dataset_class(), 'METAINFO', None))
+            getattr(eval_dataset_class(self.cfg), 'METAINFO', None))
         self.model.dataset_meta = self.dataset_meta
 
     # ------------------------------------------------------------------
     # Building (BaseInferencer hooks)
     # ------------------------------------------------------------------
-    def _dataset_class(self) -> Optional[type]:
-        """The AVSBench data set class of the config's test data (looked up
-        through wrappers such as ``AudioSwapDataset``), if any."""
-        try:
-            return avs_dataset_class(self.cfg.test_dataloader.dataset)
-        except (AttributeError, KeyError, ValueError):
-            return None
-
     def _config_num_frames(self) -> int:
-        return int(getattr(self._dataset_class(), 'NUM_FRAMES', 5))
+        return int(getattr(eval_dataset_class(self.cfg), 'NUM_FRAMES', 5))
 
     @property
     def binary(self) -> bool:
@@ -214,21 +193,6 @@ class AVSInferencer(BaseInferencer):
         return expand_inputs(
             list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
 
-    def _transform_frame(self, image: np.ndarray, name: str) -> dict:
-        shape = image.shape[:2]
-        results = dict(
-            imgs=[image],
-            img_shape=shape,
-            ori_shape=shape,
-            num_frames=1,
-            clip_name=name,
-            frame_valid=[1])
-        results = self.frame_pipeline(results)
-        if results is None:
-            raise ValueError('The test pipeline dropped a frame; test '
-                             'pipelines must keep every frame')
-        return results
-
     def clip_stride(self, source: InputSource, fps: Rate) -> int:
         """Samples per second dealt into separate clips: 1 for models that
         treat frames independently, else the sampling rate (see
@@ -258,28 +222,16 @@ class AVSInferencer(BaseInferencer):
         if fps != 'all' and rate and fps > rate * 1.001:
             warnings.warn(f'{source.name}: fps={fps:g} is above the frame '
                           f'rate ({rate:.3g}); frames will repeat')
-        batcher: Optional[ClipBatcher] = None
-        for sample in sampler:
-            transformed = self._transform_frame(sample.image, source.name)
-            if batcher is None:
-                batcher = ClipBatcher(
-                    self.num_frames,
-                    self.clip_stride(source, fps),
-                    batch_size,
-                    self.pack,
-                    self.collate_fn,
-                    clip_meta={
-                        key: value
-                        for key, value in transformed.items()
-                        if key not in PER_FRAME_KEYS
-                    },
-                    black=self._transform_frame(
-                        np.zeros_like(sample.image), source.name)['imgs'][0],
-                    name=source.name)
-            yield from batcher.add(sample.index, transformed['imgs'][0],
-                                   source.audio_example(sample))
-        if batcher is not None:
-            yield from batcher.finish()
+        yield from batch_samples(
+            sampler,
+            source.audio_example,
+            self.frame_pipeline,
+            source.name,
+            num_frames=self.num_frames,
+            stride=self.clip_stride(source, fps),
+            batch_size=batch_size,
+            pack=self.pack,
+            collate=self.collate_fn)
 
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> list:
@@ -499,22 +451,16 @@ class AVSInferencer(BaseInferencer):
                         data_samples.append(pred.cpu())
                     progress.update(1)
         in_order.check_complete()
-        duration = sampler.duration
-        check_min_duration(source.label, 'video', duration)
-        silent = source.check_sound(duration)
+        check_min_duration(source.label, 'video', sampler.duration)
+        silent = source.check_sound(sampler.duration)
         preds = dict(
             name=source.name,
             source=source.source,
             masks=masks,
             scores=scores,
-            samples=sampler.samples,
             data_samples=data_samples,
-            frame_size=sampler.samples[0].shape if sampler.samples else
-            (0, 0),
-            duration=duration,
             frame_rate=source.frame_rate,
-            num_video_frames=sampler.num_frames,
-            fps=sampler.fps,
             num_padded=in_order.num_padded,
-            audio_silent=silent)
+            audio_silent=silent,
+            **sampler.facts())
         return self.postprocess(preds, None, return_datasamples)

@@ -16,7 +16,7 @@ whose audio repeats the clip's last real example, flagged
 """
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 import numpy as np
 from mmcv.transforms import Compose
@@ -24,6 +24,10 @@ from mmcv.transforms import Compose
 #: Loading transforms of a test pipeline; the inferencer feeds frames and
 #: audio from memory instead.
 LOADING_TRANSFORMS = ('LoadAVSFrames', 'LoadAVSAnnotations', 'LoadAVSAudio')
+
+#: Keys of a transformed frame's results that are not shared by its clip.
+PER_FRAME_KEYS = ('imgs', 'seg_fields', 'num_frames', 'clip_name',
+                  'frame_valid', 'ori_shape')
 
 
 def split_test_pipeline(cfg) -> Tuple[Compose, Compose, Callable]:
@@ -212,6 +216,83 @@ class ClipBatcher:
             yield ClipBatch(
                 self.collate([packed for packed, _ in chunk]),
                 [slots for _, slots in chunk])
+
+
+def transform_frame(frame_pipeline: Callable[[dict], dict], image: np.ndarray,
+                    name: str) -> dict:
+    """Run the per-frame transforms of a test pipeline on one frame.
+
+    Args:
+        frame_pipeline (Callable[[dict], dict]): The transforms before
+            ``PackAVSInputs`` (see :func:`split_test_pipeline`).
+        image (np.ndarray): uint8 [H, W, 3] BGR frame.
+        name (str): The input's name.
+
+    Returns:
+        dict: The results of a one-frame clip (``imgs`` holds the frame).
+
+    Raises:
+        ValueError: The pipeline dropped the frame.
+    """
+    shape = image.shape[:2]
+    results = frame_pipeline(
+        dict(
+            imgs=[image],
+            img_shape=shape,
+            ori_shape=shape,
+            num_frames=1,
+            clip_name=name,
+            frame_valid=[1]))
+    if results is None:
+        raise ValueError('The test pipeline dropped a frame; test '
+                         'pipelines must keep every frame')
+    return results
+
+
+def batch_samples(samples: Iterable[Any],
+                  audio_of: Callable[[Any], np.ndarray],
+                  frame_pipeline: Callable[[dict], dict], name: str,
+                  **batcher_args) -> Iterator[ClipBatch]:
+    """Transform frames as they are sampled and yield batches of clips.
+
+    Only transformed (e.g. resized) frames wait for their clip, so memory
+    holds a block of small frames, not the video.
+
+    Args:
+        samples (Iterable[FrameSample]): Sampled frames (``index``,
+            ``image``), in order.
+        audio_of (Callable): A sample's audio example, float32 [1, 96, 64]
+            (or a feature vector).
+        frame_pipeline (Callable[[dict], dict]): See
+            :func:`transform_frame`.
+        name (str): The input's name.
+        **batcher_args: ``num_frames``, ``stride``, ``batch_size``,
+            ``pack`` and ``collate`` of :class:`ClipBatcher`.
+
+    Yields:
+        ClipBatch: Full batches, then the padded last ones.
+    """
+    batcher = None
+    for sample in samples:
+        transformed = transform_frame(frame_pipeline, sample.image, name)
+        if batcher is None:
+            # The first frame fixes what every clip shares (its size after
+            # the pipeline) and the black frame that pads short clips.
+            black = transform_frame(frame_pipeline,
+                                    np.zeros_like(sample.image), name)
+            batcher = ClipBatcher(
+                clip_meta={
+                    key: value
+                    for key, value in transformed.items()
+                    if key not in PER_FRAME_KEYS
+                },
+                black=black['imgs'][0],
+                name=name,
+                **batcher_args)
+        yield from batcher.add(sample.index, transformed['imgs'][0],
+                               audio_of(sample))
+    if batcher is not None:
+        yield from batcher.finish()
 
 
 class InOrder:

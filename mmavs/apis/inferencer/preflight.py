@@ -4,6 +4,9 @@ fails at once instead of after a whole video was segmented."""
 import os
 import os.path as osp
 import tempfile
+from typing import Optional
+
+import torch
 
 
 def _file_in_the_way(folder: str) -> str:
@@ -45,3 +48,18 @@ def check_out_dir(out_dir: str) -> None:
         kind = NotADirectoryError if blocker else type(error)
         raise kind(f'output folder {out_dir}: cannot write there ({reason})'
                    ) from error
+
+
+def check_device(device: Optional[str]) -> None:
+    """Refuse a CUDA device on a machine without CUDA.
+
+    Args:
+        device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
+
+    Raises:
+        ValueError: CUDA was asked for but is not available.
+    """
+    if device is not None and str(device).startswith(
+            'cuda') and not torch.cuda.is_available():
+        raise ValueError(f'device={device!r} but CUDA is not available '
+                         'on this machine; use device="cpu"')

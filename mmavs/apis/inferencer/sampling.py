@@ -178,6 +178,17 @@ class FrameSampler:
         self.num_frames = 0
         self.samples: List[FrameSample] = []
 
+    def facts(self) -> dict:
+        """What the sampling found, once it ran: ``samples``,
+        ``frame_size`` (H, W; (0, 0) without frames), ``duration``,
+        ``num_video_frames`` and ``fps``."""
+        return dict(
+            samples=self.samples,
+            frame_size=self.samples[0].shape if self.samples else (0, 0),
+            duration=self.duration,
+            num_video_frames=self.num_frames,
+            fps=self.fps)
+
     def _frame_duration(self, frame: VideoFrame,
                         next_frame: Optional[VideoFrame]) -> float:
         if next_frame is not None:

@@ -92,8 +92,8 @@ def _pickles_cut_short(name: str, count: int) -> bool:
 def refusal_reason(error: Exception) -> str:
     """Why ``torch.load(weights_only=True)`` refused a file, in a few words.
 
-    Torch's own message advises loading with ``weights_only=False``; mmavs
-    never gives that advice, so it is not repeated (nor chained).
+    Torch's own message advises turning the protection off; mmavs never
+    gives that advice, so torch's message is not repeated (nor chained).
 
     Args:
         error (Exception): The ``pickle.UnpicklingError`` torch raised.
@@ -167,7 +167,7 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
                 name, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types here
         why = _why_not_loadable(name, error)
-    # Not chained: torch's own message advises weights_only=False.
+    # Not chained: torch's own message advises turning the protection off.
     raise CheckpointError(f'{name}: {why}')
 
 

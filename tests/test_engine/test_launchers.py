@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mmavs.testing import get_tiny_train_config
+from mmavs.utils.checkpoint import safe_torch_load
 from mmavs.testing._utils import REPO_ROOT
 
 S4 = 'avsegformer/avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py'
@@ -74,8 +75,7 @@ def test_amp_training_on_cuda(synthetic_roots, tmp_path, dtype):
     work_dir = str(tmp_path / 'amp')
     run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
          '--amp', '--cfg-options', f'optim_wrapper.dtype={dtype}'])
-    checkpoint = torch.load(osp.join(work_dir, 'epoch_1.pth'),
-                            map_location='cpu', weights_only=False)
+    checkpoint = safe_torch_load(osp.join(work_dir, 'epoch_1.pth'))
     # Only mmengine's AmpOptimWrapper saves a loss scaler.
     assert 'loss_scaler' in checkpoint['optimizer']
     assert all(torch.isfinite(value).all()

@@ -375,7 +375,8 @@ def load_release_checkpoint(path: str,
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
         if not unsafe_load:
-            # Not chained: torch's message advises weights_only=False.
+            # Not chained: torch's message advises turning the
+            # protection off, which only --unsafe-load may do.
             from mmavs.utils.checkpoint import refusal_reason
             raise RuntimeError(
                 f'{path}: {refusal_reason(error)}. The release checkpoints '
@@ -383,6 +384,7 @@ def load_release_checkpoint(path: str,
         logger.warning(
             '%s cannot be loaded with weights_only=True; unpickling it '
             'fully (--unsafe-load)', path)
+        # Full unpickling only because the user named --unsafe-load.
         checkpoint = torch.load(path, map_location='cpu', weights_only=False)
     for wrapper in ('state_dict', 'model'):
         if isinstance(checkpoint, dict) and isinstance(

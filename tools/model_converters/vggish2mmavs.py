@@ -113,6 +113,7 @@ def load_source(path: str, unsafe_load: bool = False):
             raise
     print(f'{path} cannot be loaded with weights_only=True; unpickling it '
           'fully (--unsafe-load)', file=sys.stderr)
+    # Full unpickling only because the user named --unsafe-load.
     return torch.load(path, map_location='cpu', weights_only=False)
 
 

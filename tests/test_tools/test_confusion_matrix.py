@@ -3,6 +3,7 @@
 writes for a (tiny, briefly trained) AVSS model."""
 import csv
 import importlib.util
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -90,3 +91,67 @@ def test_top_confusions():
     matrix = np.array([[8, 2, 0], [1, 1, 8], [0, 0, 5]])
     top = load_tool().top_confusions(matrix, ['bg', 'a', 'b'], 2)
     assert top == [('a', 'b', 0.8), ('bg', 'a', 0.2)]
+
+
+def write_binary_predictions(data_root, out, flip_clip=None):
+    """0/255 PNGs as tools/test.py --out writes for S4: the ground truth,
+    or its inverse for ``flip_clip``. Returns (frames, truth pixel counts
+    [background, sounding])."""
+    import cv2
+
+    from mmavs.datasets import AVSBenchS4Dataset
+    from mmavs.datasets.readers import read_binary_mask
+    test = AVSBenchS4Dataset(split='test', data_root=data_root)
+    counts = np.zeros(2, np.int64)
+    frames = 0
+    for index in range(len(test)):
+        info = test.get_data_info(index)
+        folder = osp.join(out, info['clip_name'])
+        for t, path in enumerate(info['seg_map_paths']):
+            if not info['label_flags'][t]:
+                continue
+            gt = read_binary_mask(path)
+            counts += np.bincount(gt.ravel(), minlength=2)
+            frames += 1
+            pred = 1 - gt if info['clip_name'] == flip_clip else gt
+            os.makedirs(folder, exist_ok=True)
+            cv2.imwrite(osp.join(folder, f'{t}.png'), pred * 255)
+    return test, frames, counts
+
+
+def test_binary_predictions_count_as_foreground(tmp_path, capsys):
+    """S4/MS3 predictions are saved as 0/255: 255 is the sounding class."""
+    data_root = make_synthetic_avsbench(
+        str(tmp_path / 'data'), tasks='s4',
+        num_clips=dict(train=1, val=1, test=3), image_size=32)['s4']
+    out = str(tmp_path / 'pred')
+    test, frames, counts = write_binary_predictions(data_root, out)
+    config = osp.join(REPO_ROOT, 'configs', 'avsegformer',
+                      'avsegformer_r50_1xb4-30e_avsbench-s4-224x224.py')
+    options = ['--cfg-options',
+               f'test_dataloader.dataset.data_root={data_root}']
+    assert load_tool().main([config, out, str(tmp_path / 'm')] +
+                            options) == 0
+    matrix = np.load(tmp_path / 'm' / 'confusion_matrix.npy')
+    # Perfect predictions: everything on the diagonal, foreground included.
+    np.testing.assert_array_equal(matrix, np.diag(counts))
+    assert counts[1] > 0
+    assert f'{frames} labelled frames' in capsys.readouterr().out
+    # One clip predicted inverted: its pixels move off the diagonal.
+    flipped = test.get_data_info(0)['clip_name']
+    write_binary_predictions(data_root, out, flip_clip=flipped)
+    assert load_tool().main([config, out, str(tmp_path / 'f')] +
+                            options) == 0
+    matrix = np.load(tmp_path / 'f' / 'confusion_matrix.npy')
+    np.testing.assert_array_equal(matrix.sum(axis=1), counts)
+    assert matrix[0, 1] > 0 and matrix[1, 0] > 0
+
+
+def test_prediction_outside_the_classes_names_the_file(tmp_path):
+    import cv2
+    path = str(tmp_path / '0.png')
+    cv2.imwrite(path, np.full((4, 4), 80, np.uint8))
+    with pytest.raises(ValueError, match=rf'{path}: class id 80 is outside'):
+        load_tool().read_prediction(path, 71)
+    labels = load_tool().read_prediction(path, 2)
+    assert labels.dtype == np.int64 and labels.max() == 1

@@ -4,7 +4,8 @@
 For AVSS (71 classes) it shows which sounding classes are taken for which;
 it works for the binary tasks too. Predictions are the masks that
 ``tools/test.py CONFIG CHECKPOINT --out PRED_DIR`` writes
-(``PRED_DIR/<clip>/<frame>.png``, class ids as pixel values). Only labelled,
+(``PRED_DIR/<clip>/<frame>.png``: class ids as pixel values for AVSS, 0/255
+for S4/MS3, where any non-zero pixel is foreground). Only labelled,
 real frames count (padded AVSS frames and unlabelled S4 training frames
 have no ground truth); pixels labelled ``ignore_index`` are skipped.
 
@@ -21,6 +22,7 @@ import sys
 from typing import List, Sequence, Tuple
 
 import numpy as np
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -36,14 +38,27 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        default=[],
+        action=DictAction,
         help='override config settings, key=value (e.g. '
         'test_dataloader.dataset.data_root=data/AVSBench/AVSS)')
     return parser.parse_args(argv)
 
 
-def read_prediction(path: str) -> np.ndarray:
-    """A saved prediction as class ids (palette PNGs hold the ids)."""
+def read_prediction(path: str, num_classes: int) -> np.ndarray:
+    """A saved prediction as class ids.
+
+    Args:
+        path (str): The PNG: class ids (K > 2), or 0/255 (K = 2, any
+            non-zero pixel is foreground).
+        num_classes (int): K.
+
+    Returns:
+        np.ndarray: int64 [H, W] class ids in [0, K).
+
+    Raises:
+        FileNotFoundError: The file is missing.
+        ValueError: Not a single-channel mask, or an id outside [0, K).
+    """
     from PIL import Image
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: prediction is missing (was the '
@@ -53,7 +68,13 @@ def read_prediction(path: str) -> np.ndarray:
     if labels.ndim != 2:
         raise ValueError(f'{path}: expected a single-channel mask of class '
                          f'ids, got shape {labels.shape}')
-    return labels
+    if num_classes == 2:
+        return (labels > 0).astype(np.int64)
+    if labels.max(initial=0) >= num_classes:
+        raise ValueError(f'{path}: class id {int(labels.max())} is outside '
+                         f'the {num_classes} classes of the config (a '
+                         'prediction of another data set?)')
+    return labels.astype(np.int64)
 
 
 def read_ground_truth(info: dict, index: int, palette) -> np.ndarray:
@@ -88,14 +109,14 @@ def count_confusions(dataset, prediction_dir: str,
                 continue
             gt = read_ground_truth(info, t, palette).astype(np.int64)
             pred = read_prediction(
-                osp.join(prediction_dir, info['clip_name'], f'{t}.png'))
+                osp.join(prediction_dir, info['clip_name'], f'{t}.png'),
+                num_classes)
             if pred.shape != gt.shape:
                 # Saved at the evaluation size: compare at the GT's size.
                 pred = cv2.resize(
                     pred.astype(np.uint8), gt.shape[::-1],
-                    interpolation=cv2.INTER_NEAREST)
-            pred = pred.astype(np.int64)
-            keep = (gt < num_classes) & (pred < num_classes)
+                    interpolation=cv2.INTER_NEAREST).astype(np.int64)
+            keep = gt < num_classes  # ignore_index pixels are skipped
             matrix += np.bincount(
                 gt[keep] * num_classes + pred[keep],
                 minlength=num_classes**2).reshape(num_classes, num_classes)
@@ -152,17 +173,14 @@ def save(matrix: np.ndarray, classes: Sequence[str], save_dir: str,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
     from mmseg.registry import DATASETS
 
     from mmavs.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--o'] +
-                                              args.cfg_options).o)
+        cfg.merge_from_dict(args.cfg_options)
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_cfg.pipeline = []
     dataset = DATASETS.build(dataset_cfg)

@@ -23,6 +23,7 @@ import os.path as osp
 import pickle
 import pickletools
 import re
+import warnings
 import zipfile
 from collections import OrderedDict
 from typing import Any, Dict
@@ -42,6 +43,8 @@ LEGACY_MAGIC = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)
 LEGACY_PICKLES = 5
 #: Names listed per kind when weights do not fit.
 MAX_NAMES = 3
+#: How the reason for a refused (intact, but not weights-only) file starts.
+REFUSED = 'refused:'
 
 
 def _numpy1_aliases() -> list:
@@ -105,7 +108,7 @@ def refusal_reason(error: Exception) -> str:
     what = (f'it refers to {match.group(1)}, which is not a tensor, a plain '
             'container or an allowed class' if match else
             'it holds data other than tensors and plain containers')
-    return (f'refused: {what}. mmavs loads checkpoints with '
+    return (f'{REFUSED} {what}. mmavs loads checkpoints with '
             'torch.load(weights_only=True) and does not unpickle other '
             'objects, because unpickling can run code stored in the file; '
             'a checkpoint holds weights only (torch.save of a state dict)')
@@ -134,18 +137,26 @@ def _why_not_loadable(name: str, error: Exception) -> str:
         return ('is truncated: the file ends before its tensor data (a '
                 'torch.save file cut short?)')
     if isinstance(error, pickle.UnpicklingError):
-        return refusal_reason(error)
+        return refusal_reason(error)  # starts with REFUSED
     reason = str(error).strip().splitlines()[0][:200] if str(error) else ''
     return (f'is corrupt or not a PyTorch checkpoint '
             f'({type(error).__name__}: {reason})')
 
 
-def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
+def safe_torch_load(path: str,
+                    map_location: Any = 'cpu',
+                    unsafe_load: bool = False) -> Any:
     """``torch.load(path, weights_only=True)`` with one clear error.
 
     Args:
         path (str): A local file.
         map_location: As for ``torch.load``. Defaults to ``'cpu'``.
+        unsafe_load (bool): When weights-only loading refuses an intact
+            file, unpickle it fully instead (with a warning). That runs
+            code stored in the file: only for files the user trusts and
+            only when the user asked for it by name (the converters'
+            ``--unsafe-load``). Broken files raise either way. Defaults to
+            False.
 
     Returns:
         Any: What the file holds (tensors, containers, numpy arrays, ...).
@@ -167,6 +178,10 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
                 name, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types here
         why = _why_not_loadable(name, error)
+    if unsafe_load and why.startswith(REFUSED):
+        warnings.warn(f'{name}: {why}; unpickling it fully (unsafe_load, '
+                      '--unsafe-load)')
+        return torch.load(name, map_location=map_location, weights_only=False)
     # Not chained: torch's own message advises turning the protection off.
     raise CheckpointError(f'{name}: {why}')
 

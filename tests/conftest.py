@@ -1,9 +1,18 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Shared pytest set-up: import the stack once per test process."""
+import os
+
 import pytest
 import torch
 
+from mmavs.testing._utils import REPO_ROOT
 from mmavs.utils import register_all_modules
+
+# Tools run as subprocesses (python tools/test.py ...) import mmavs through
+# the environment's editable install, which points at whichever clone ran
+# `make env` last; this checkout comes first, so they test this code.
+os.environ['PYTHONPATH'] = os.pathsep.join(
+    filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')]))
 
 register_all_modules()
 # Two cores: keep torch from oversubscribing them when pytest-xdist runs two

@@ -44,6 +44,20 @@ RELEASE_MODELS = OrderedDict([
     ('AVSegFormer_pvt2_ms3', ('pvtv2-b5', 1)),
     ('AVSegFormer_pvt2_avss', ('pvtv2-b5', 71)),
 ])
+#: sha256 of each manifest as published with the release checkpoints
+#: (the S4 and MS3 PVTv2 checkpoints list the same tensors): an edit to a
+#: manifest must be deliberate.
+MANIFEST_SHA256 = dict(
+    AVSegFormer_res50_s4='be63f6765e1b701ccb83607455e77bd8'
+    '20a731efd5e2f08249e2c06c16544d77',
+    AVSegFormer_res50_avss='0f8df7d70904a6af675b7c460d9f02fd'
+    'b75f577a33427c44c4b6856694f81f43',
+    AVSegFormer_pvt2_s4='25c3c70e321d88a47e57e854b0333422'
+    'f9c4c5dc5cfb3d43ce64ca0bab30f257',
+    AVSegFormer_pvt2_ms3='25c3c70e321d88a47e57e854b0333422'
+    'f9c4c5dc5cfb3d43ce64ca0bab30f257',
+    AVSegFormer_pvt2_avss='90523cb329b6419e0c279dc02f20e770'
+    '753477c4b125e6a4adfeb3697102ff8d')
 CONFIG_DIR = 'avsegformer/'
 # (checkpoint whose names and shapes are used, config). Cases that share a
 # model config are adjacent, so that each full-size model is built once.
@@ -446,7 +460,11 @@ def release_models():
 @pytest.mark.parametrize('name', list(RELEASE_MODELS))
 def test_every_manifest_is_detected_and_checked(name):
     """Each released checkpoint's keys are the ones the converter expects
-    for the model it detects (the MS3 checkpoint has the S4 keys)."""
+    for the model it detects (the MS3 checkpoint has the S4 keys), and
+    the manifest is the published one."""
+    with open(osp.join(MANIFEST_DIR, f'{name}.keys.tsv'), 'rb') as file:
+        assert hashlib.sha256(file.read()).hexdigest() == \
+            MANIFEST_SHA256[name]
     manifest = read_manifest(name)
     detected = converter.detect_release_model(meta_state_dict(manifest))
     assert detected == RELEASE_MODELS[name]

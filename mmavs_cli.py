@@ -37,7 +37,7 @@ def parse_fps(value: Union[float, int, str]) -> Union[float, str]:
         except ValueError:
             raise ValueError(f"fps must be a number or 'all', got "
                              f'{value!r}') from None
-    if isinstance(value, bool) or type(value).__name__ == 'bool_' or \
+    if isinstance(value, bool) or \
             not isinstance(value, numbers.Real) or not value > 0 or \
             math.isinf(value):
         raise ValueError(f"fps must be a positive number or 'all', got "

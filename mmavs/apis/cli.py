@@ -22,8 +22,6 @@ from typing import List, Optional
 import mmavs_cli
 from mmavs.datasets.errors import CheckpointError, VideoReadError
 
-build_parser = mmavs_cli.build_parser
-
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``mmavs-demo`` (the console script starts in :mod:`mmavs_cli`,
@@ -53,15 +51,15 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         model, and an ``--out-dir`` that cannot be written (both checked
         before any input is segmented).
     """
-    import torch
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        parser.error(f'--device {device}: CUDA is not available here; use '
-                     '--device cpu')
     from .inferencer import AVSInferencer
-    from .inferencer.preflight import check_out_dir
+    from .inferencer.preflight import check_device, check_out_dir
+
+    # Before the model is built and any video decoded.
     try:
-        # Before the model is built and any video decoded.
+        check_device(args.device)
+    except ValueError as error:
+        parser.error(f'--device: {error}')
+    try:
         check_out_dir(args.out_dir)
     except OSError as error:
         parser.error(f'--out-dir {error}')
@@ -70,7 +68,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         inferencer = AVSInferencer(
             args.config,
             weights=args.checkpoint,
-            device=device,
+            device=args.device,
             num_frames=args.num_frames,
             show_progress=not args.no_progress)
     except CheckpointError as error:

@@ -45,11 +45,10 @@ def listening_keys(cfg: Config) -> Tuple[str, str]:
         tuple[str, str]: ``('mIoU', 'F-score')`` for AVSS (semantic) test
         sets, ``('M_J', 'M_F')`` otherwise.
     """
-    from mmavs.datasets import avs_dataset_class
-    try:
-        task = avs_dataset_class(cfg.test_dataloader.dataset).TASK
-    except ValueError:  # not an AVSBench dataset: binary keys
-        task = None
+    from .inferencer.configs import eval_dataset_class
+
+    # Not an AVSBench data set: binary keys.
+    task = getattr(eval_dataset_class(cfg), 'TASK', None)
     return ('mIoU', 'F-score') if task == 'avss' else ('M_J', 'M_F')
 
 

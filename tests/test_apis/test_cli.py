@@ -90,6 +90,10 @@ def test_cli_argument_errors(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main([str(tmp_path), '--config', DEMO_CONFIG, '--device', 'cuda'])
         assert 'CUDA is not available' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), '--config', DEMO_CONFIG, '--device', 'gpu'])
+    assert "--device: device='gpu' is not a device name" in \
+        capsys.readouterr().err
 
 
 def test_console_entry_point():

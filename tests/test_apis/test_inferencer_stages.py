@@ -499,9 +499,18 @@ def test_load_config_and_eval_dataset_class(tmp_path):
 def test_check_device(monkeypatch):
     check_device(None)
     check_device('cpu')
+    with pytest.raises(ValueError, match="'gpu' is not a device name"):
+        check_device('gpu')
+    with pytest.raises(ValueError, match="'cuda:x' is not a device name"):
+        check_device('cuda:x')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(ValueError, match="device='cuda:1' but CUDA"):
         check_device('cuda:1')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    check_device('cuda:1')
+    with pytest.raises(ValueError, match="'cuda:2' but this machine has 2"):
+        check_device('cuda:2')
 
 
 def test_split_test_pipeline_errors():
@@ -620,6 +629,23 @@ def test_array_source_rejects_bad_arrays():
     with pytest.raises(ValueError, match='frame_rate must be positive'):
         array_source(
             dict(frames=frames, audio=wave, sample_rate=SR, frame_rate=0))
+    with pytest.raises(ValueError, match='c: a waveform needs sample_rate '
+                       '> 0, got 0'):
+        array_source(dict(frames=frames, audio=wave, sample_rate=0, name='c'))
+    bad_wave = wave.copy()
+    bad_wave[SR // 2] = np.nan
+    with pytest.raises(ValueError, match=r'd: the audio holds 1 NaN or '
+                       r'infinite samples \(the first at 0.500 s\)'):
+        array_source(
+            dict(frames=frames, audio=bad_wave, sample_rate=SR, name='d'))
+    examples = np.zeros((2, 1, 96, 64), np.float32)
+    examples[1, 0, 3, 4] = np.inf
+    with pytest.raises(ValueError, match='e: the log-mel examples hold NaN'):
+        array_source(dict(frames=frames, audio=examples, name='e'))
+    # name=None (the documented default) falls back to the position.
+    assert array_source(
+        dict(frames=frames, audio=wave, sample_rate=SR, name=None),
+        position=3).name == 'array3'
 
 
 def test_array_source_log_mel_examples():
@@ -851,6 +877,8 @@ def test_load_source_dispatch(helpers, tmp_path):
     assert len(list(source.frames())) == len(list(source.frames())) == 12
     renamed = load_source(dict(video=tmp_path / 'short.mp4', name='other'))
     assert renamed.name == 'other' and renamed.kind == 'video'
+    assert load_source(dict(video=tmp_path / 'short.mp4',
+                            name=None)).name == source.name
     arrays = load_source(
         dict(
             frames=np.zeros((2, 4, 4, 3), np.uint8),
@@ -1259,6 +1287,28 @@ def test_write_outputs_overlay(tmp_path):
     # Magenta (BGR 255, 0, 255), up to the lossy codec.
     colour = decoded[6].image.reshape(-1, 3).mean(axis=0)
     assert colour[0] > 200 and colour[1] < 60 and colour[2] > 200
+
+
+def test_overlay_refuses_a_frame_size_change_after_the_samples():
+    """The sampler saw only sampled frames; the overlay pass decodes all
+    of them and names the first one of another size."""
+    frames = regular(12, 10, size=(16, 16))
+    frames[11] = VideoFrame(11, 1.1, 0.1, np.zeros((8, 8, 3), np.uint8))
+    source = make_source(frames, rate=10, kind='video', name='grows')
+    masks = [np.ones((16, 16), np.uint8)]
+    samples = [FrameSample(0, 5, 0.5, 0.5, None, (16, 16))]
+    result = build_result(
+        preds_for(masks, samples, frame_size=(16, 16), duration=1.2), 5,
+        ['background', 'x'])
+    with pytest.raises(VideoReadError,
+                       match=r'/videos/grows.mp4: the frame size changes '
+                       r'from \(16, 16\) to \(8, 8\) \(H, W\) at frame 11'):
+        write_outputs(
+            None,
+            source,
+            result,
+            lambda frame, mask: frame,
+            options=OutputOptions(return_vis=True, save_overlay=False))
 
 
 def test_write_outputs_leaves_the_result_alone(tmp_path):

@@ -91,16 +91,6 @@ class AVSInferencer(BaseInferencer):
         >>> result['masks'].shape   # [N, H, W] uint8, N = sampled frames
     """
 
-    # The keyword arguments of __call__, grouped by the stage that uses them
-    # (BaseInferencer's convention; __call__ lists them explicitly because
-    # it streams each input through all stages).
-    preprocess_kwargs: set = {'fps', 'allow_truncated'}
-    forward_kwargs: set = set()
-    visualize_kwargs: set = {'opacity'}
-    postprocess_kwargs: set = {
-        'out_dir', 'save_masks', 'save_overlay', 'save_summary'
-    }
-
     def __init__(self,
                  model: Union[str, Config, dict, None] = None,
                  weights: Optional[str] = None,
@@ -111,7 +101,10 @@ class AVSInferencer(BaseInferencer):
                  scope: str = 'mmseg',
                  show_progress: bool = False) -> None:
         init_default_scope(scope)
+        # Argument errors before the model is built and loaded.
         check_device(device)
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f'num_frames must be >= 1, got {num_frames}')
         super().__init__(
             model=load_config(model),
             weights=weights,
@@ -121,8 +114,6 @@ class AVSInferencer(BaseInferencer):
         if str(next(self.model.parameters()).device) == 'cpu':
             # SyncBN configs cannot run outside distributed training.
             self.model = revert_sync_batchnorm(self.model)
-        if num_frames is not None and num_frames < 1:
-            raise ValueError(f'num_frames must be >= 1, got {num_frames}')
         self.num_frames = int(num_frames or self._config_num_frames())
         # Clips of frames one second apart matter only to models that mix
         # the frames of a clip; the others get consecutive samples, which

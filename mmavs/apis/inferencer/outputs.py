@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from mmengine.fileio import dump
 from mmengine.utils import mkdir_or_exist
 
+from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.video_io import VideoFrame
 from mmavs.datasets.video_writer import write_video
 from mmavs.visualization import check_display
@@ -184,6 +185,12 @@ def overlay_frames(
     for k, index in enumerate(frame_indices):
         own.setdefault(int(index), k)
     for frame in source.frames():
+        if frame.image.shape[:2] != masks.shape[1:]:
+            # Past the last sampled frame, nothing else has looked.
+            raise VideoReadError(
+                f'{source.label}: the frame size changes from '
+                f'{masks.shape[1:]} to {frame.image.shape[:2]} (H, W) at '
+                f'frame {frame.index}; a video must keep one size')
         if fps == 'all':
             k = min(frame.index, last)
         else:

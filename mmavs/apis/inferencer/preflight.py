@@ -51,15 +51,29 @@ def check_out_dir(out_dir: str) -> None:
 
 
 def check_device(device: Optional[str]) -> None:
-    """Refuse a CUDA device on a machine without CUDA.
+    """Refuse a device name torch does not know, or a GPU this machine
+    lacks, before the model is built.
 
     Args:
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
+            None picks CUDA when available.
 
     Raises:
-        ValueError: CUDA was asked for but is not available.
+        ValueError: Not a device name, CUDA asked for but not available,
+            or a CUDA index past the machine's GPUs.
     """
-    if device is not None and str(device).startswith(
-            'cuda') and not torch.cuda.is_available():
+    if device is None:
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f'device={device!r} is not a device name (cpu, '
+                         f'cuda, cuda:1, ...): {error}') from None
+    if parsed.type != 'cuda':
+        return
+    if not torch.cuda.is_available():
         raise ValueError(f'device={device!r} but CUDA is not available '
                          'on this machine; use device="cpu"')
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(f'device={device!r} but this machine has '
+                         f'{torch.cuda.device_count()} GPU(s)')

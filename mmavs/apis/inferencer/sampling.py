@@ -21,8 +21,9 @@ from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, LOG_OFFSET,
-                                  NUM_MEL_BINS, SAMPLE_RATE, STFT_HOP_LENGTH,
+from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, EXAMPLE_SECONDS,
+                                  LOG_OFFSET, NUM_MEL_BINS, SAMPLE_RATE,
+                                  STFT_HOP_LENGTH,
                                   STFT_WINDOW_LENGTH, log_mel_spectrogram,
                                   resample_waveform, to_mono)
 from mmavs_cli import parse_fps
@@ -33,7 +34,7 @@ from mmavs.datasets.video_io import AudioTrack, VideoFrame
 WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \
     STFT_HOP_LENGTH
 #: The shortest usable video / sound track: one example, 0.96 s.
-MIN_DURATION = EXAMPLE_NUM_FRAMES * STFT_HOP_LENGTH / SAMPLE_RATE
+MIN_DURATION = EXAMPLE_SECONDS
 
 Rate = Union[float, str]
 

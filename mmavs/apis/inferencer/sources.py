@@ -26,7 +26,8 @@ from typing import Callable, Iterator, List, Optional, Union
 
 import numpy as np
 
-from mmavs.datasets.audio import EXAMPLE_SHAPE, SILENCE_PEAK
+from mmavs.datasets.audio import (EXAMPLE_SHAPE, SILENCE_PEAK,
+                                  check_finite_samples)
 from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.readers import read_frame
 from mmavs.datasets.video_io import (AudioTrack, VideoFrame,
@@ -260,7 +261,7 @@ def load_source(item: InputType, position: int = 0,
                         f'or a dict, got {type(item).__name__}')
     if 'video' in item:
         source = video_source(os.fspath(item['video']), allow_truncated)
-        source.name = item.get('name', source.name)
+        source.name = item.get('name') or source.name
         return source
     frames = item.get('frames')
     if isinstance(frames, (str, os.PathLike)):
@@ -433,7 +434,7 @@ def array_source(item: dict, position: int = 0) -> InputSource:
         VideoReadError: No frames.
         ValueError: Wrong shapes, dtypes or values.
     """
-    name = item.get('name', f'array{position}')
+    name = item.get('name') or f'array{position}'
     frames = item['frames']
     frames = list(frames) if not isinstance(frames, np.ndarray) else \
         list(frames) if frames.ndim == 4 else [frames]
@@ -463,14 +464,19 @@ def array_source(item: dict, position: int = 0) -> InputSource:
                 raise ValueError(f'{name}: {len(audio)} log-mel examples '
                                  f'for {len(frames)} frames')
             examples = audio.astype(np.float32)
+            if not np.isfinite(examples).all():
+                raise ValueError(f'{name}: the log-mel examples hold NaN or '
+                                 'infinite values')
         elif audio.ndim in (1, 2):
-            if 'sample_rate' not in item:
-                raise ValueError(f'{name}: a waveform needs sample_rate')
-            samples = audio[None] if audio.ndim == 1 else audio.T
-            track = AudioTrack(
-                np.ascontiguousarray(samples, dtype=np.float32),
-                int(item['sample_rate']), 0.0,
-                'mono' if samples.shape[0] == 1 else 'stereo')
+            if not item.get('sample_rate', 0) > 0:
+                raise ValueError(f'{name}: a waveform needs sample_rate > 0, '
+                                 f'got {item.get("sample_rate")}')
+            rate = int(item['sample_rate'])
+            samples = np.ascontiguousarray(
+                audio[None] if audio.ndim == 1 else audio.T, dtype=np.float32)
+            check_finite_samples(samples.T, name, rate)
+            track = AudioTrack(samples, rate, 0.0,
+                               'mono' if samples.shape[0] == 1 else 'stereo')
         else:
             raise ValueError(
                 f'{name}: audio must be a waveform [S] or [S, C] or '

@@ -213,6 +213,15 @@ def log_mel_spectrogram(waveform: np.ndarray,
     return np.log(mel + LOG_OFFSET).astype(np.float32)
 
 
+def silent_log_mel_example() -> np.ndarray:
+    """The VGGish log-mel example of silence: float32 [1, 96, 64].
+
+    Silence has no energy in any mel band, so every value is
+    ``log(LOG_OFFSET)``: what the front end gives for a silent ``.wav``.
+    """
+    return np.full(EXAMPLE_SHAPE, np.log(LOG_OFFSET), dtype=np.float32)
+
+
 def waveform_to_log_mel_examples(waveform: np.ndarray,
                                  sample_rate: int) -> np.ndarray:
     """Turn a waveform into VGGish input examples, one per 0.96 s.

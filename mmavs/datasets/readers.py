@@ -160,8 +160,11 @@ def read_binary_mask(path: str,
             f'nor {full_scale}; pixels above {full_scale // 2} are '
             'foreground', strict)
         return (mask > full_scale // 2).astype(np.uint8)
-    levels = np.unique(mask)
-    if len(levels) > 2:
+    # More than two levels <=> some pixel is neither the lowest nor the
+    # highest; np.unique (a sort of every mask) only for the message.
+    low, high = mask.min(), mask.max()
+    if ((mask != low) & (mask != high)).any():
+        levels = np.unique(mask)
         grey = int(((mask > 0) & (mask != levels[-1])).sum())
         report_suspicious(
             path, 'grey_mask', f'the mask has {len(levels)} grey levels: '

@@ -23,33 +23,35 @@ from .errors import AVSDataWarning, VideoReadError
 MAX_AUDIO_LOSS = 0.1
 
 
-def demux_packets(container, stream,
-                  on_error: Callable[[Exception], None]) -> Iterator:
-    """The demuxed packets of ``stream``, ending at the first read error.
+def until_error(items: Iterator,
+                on_error: Callable[[Exception], None]) -> Iterator:
+    """The items of a PyAV iterator (``container.demux(...)``,
+    ``container.decode(...)``), ending at its first error.
+
+    FFmpeg raises in many types when a file is cut short or corrupt;
+    ``on_error`` gets the error and either raises a clear one or returns,
+    which ends the items (the caller keeps what came before).
 
     Args:
-        container (av.container.InputContainer): The open file.
-        stream (av.stream.Stream): The stream to demux.
-        on_error (Callable[[Exception], None]): Gets a read error (a file
-            cut short); the packets end there.
+        items (Iterator): The PyAV iterator.
+        on_error (Callable[[Exception], None]): Gets the error.
 
     Yields:
-        av.Packet: The packets; the last is FFmpeg's empty one, which
-        flushes the decoder.
+        The items (packets or frames).
     """
-    demuxer = container.demux(stream)
     while True:
         try:
-            packet = next(demuxer)
+            item = next(items)
         except StopIteration:
             return
         except Exception as error:  # FFmpeg errors come in many types
             on_error(error)
             return
-        yield packet
+        yield item
 
 
-def _seconds(value, time_base) -> Optional[float]:
+def seconds(value, time_base) -> Optional[float]:
+    """A PyAV time (``pts``, ``duration``, ...) in seconds, or None."""
     if value is None or time_base is None:
         return None
     return float(value * time_base)
@@ -98,9 +100,9 @@ class SoundTrackBuilder:
             packet (av.Packet): The packet.
             error (Exception): What decoding it raised.
         """
-        self.pending.append((_seconds(packet.pts, packet.time_base),
-                             _seconds(packet.duration,
-                                      packet.time_base), error))
+        self.pending.append((seconds(packet.pts, packet.time_base),
+                             seconds(packet.duration, packet.time_base),
+                             error))
 
     def add(self, frame) -> None:
         """Append a decoded frame, after the silence of pending packets.

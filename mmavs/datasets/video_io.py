@@ -21,12 +21,12 @@ import os
 import os.path as osp
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, NamedTuple, Optional, Union
+from typing import Iterator, List, NamedTuple, Optional, Union
 
 import numpy as np
 
 from .errors import VideoReadError
-from .sound_track import SoundTrackBuilder, demux_packets
+from .sound_track import SoundTrackBuilder, seconds, until_error
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -151,35 +151,9 @@ def _open(path: PathLike):
             f'({type(error).__name__}: {error})') from error
 
 
-def _seconds(value, time_base) -> Optional[float]:
-    if value is None or time_base is None:
-        return None
-    return float(value * time_base)
-
-
 def _stream_start(stream) -> float:
-    start = _seconds(stream.start_time, stream.time_base)
+    start = seconds(stream.start_time, stream.time_base)
     return start if start is not None else 0.0
-
-
-def _decode(container, stream,
-            on_error: Callable[[Exception], None]) -> Iterator:
-    """The decoded frames of ``stream``, ending at the first error.
-
-    FFmpeg raises in many types when a file is cut or corrupt; ``on_error``
-    gets the error and either raises a clear one or returns, which ends the
-    frames (the caller keeps what was decoded before).
-    """
-    decoder = container.decode(stream)
-    while True:
-        try:
-            frame = next(decoder)
-        except StopIteration:
-            return
-        except Exception as error:
-            on_error(error)
-            return
-        yield frame
 
 
 def read_audio_track(path: PathLike,
@@ -240,7 +214,7 @@ def read_audio_track(path: PathLike,
         # matrix.
         track = SoundTrackBuilder(name, av.AudioResampler(format='fltp'))
         read_errors: List[Exception] = []
-        for packet in demux_packets(container, stream, read_errors.append):
+        for packet in until_error(container.demux(stream), read_errors.append):
             try:
                 frames = packet.decode()
             except Exception as error:  # FFmpeg errors come in many types
@@ -259,7 +233,7 @@ def read_audio_track(path: PathLike,
 
 
 def _declared_duration(container, stream) -> Optional[float]:
-    duration = _seconds(stream.duration, stream.time_base)
+    duration = seconds(stream.duration, stream.time_base)
     if duration is None and container.duration is not None:
         # The container's duration covers every stream; good enough to spot
         # a file that stops decoding far too early.
@@ -398,8 +372,8 @@ def iter_video_frames(path: PathLike,
             warnings.warn(message + f'; using the first {index} frames')
 
         guess = _TimestampGuess()
-        for frame in _decode(container, stream, stop_or_fail):
-            time = _seconds(guess(frame), frame.time_base)
+        for frame in until_error(container.decode(stream), stop_or_fail):
+            time = seconds(guess(frame), frame.time_base)
             if time is None:
                 time = (0.0 if last_time is None else last_time +
                         (nominal or 0.04))
@@ -409,7 +383,7 @@ def iter_video_frames(path: PathLike,
                 went_back += 1
                 time = last_time + 1e-3
             # VideoFrame.duration is missing in older PyAV.
-            duration = _seconds(
+            duration = seconds(
                 getattr(frame, 'duration', None), frame.time_base)
             yield VideoFrame(index, time, duration or None,
                              frame.to_ndarray(format='bgr24'))

@@ -9,7 +9,7 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmseg.registry import DATASETS
 
-from .audio import waveform_to_log_mel_examples
+from .audio import silent_log_mel_example
 
 
 class ClipDatasetWrapper:
@@ -120,17 +120,6 @@ class AudioSwapDataset(ClipDatasetWrapper):
                 f'(with the audio of {info.get("audio_from")}); '
                 'AudioSwapDataset does not re-sample clips')
         return data
-
-
-def silent_log_mel_example() -> np.ndarray:
-    """The VGGish log-mel example of silence: float32 [1, 96, 64].
-
-    Every value is ``log(0.01)`` (the front end's offset before the log):
-    computed by the front end itself from one second of zeros, so it is
-    what a silent ``.wav`` gives, whichever form the pipeline loads.
-    """
-    return waveform_to_log_mel_examples(np.zeros(16000, np.float32),
-                                        16000)[0]
 
 
 @DATASETS.register_module()

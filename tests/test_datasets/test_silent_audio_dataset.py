@@ -6,7 +6,7 @@ import torch
 from mmavs.datasets import AVSBenchMS3Dataset, SilentAudioDataset
 from mmavs.datasets.audio import log_mel_spectrogram
 from mmavs.datasets.synthetic import make_synthetic_avsbench
-from mmavs.datasets.wrappers import silent_log_mel_example
+from mmavs.datasets.audio import silent_log_mel_example
 
 PIPELINE = [
     dict(type='LoadAVSFrames'),

@@ -22,10 +22,10 @@ from typing import Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, EXAMPLE_SECONDS,
-                                  LOG_OFFSET, NUM_MEL_BINS, SAMPLE_RATE,
-                                  STFT_HOP_LENGTH,
+                                  SAMPLE_RATE, STFT_HOP_LENGTH,
                                   STFT_WINDOW_LENGTH, log_mel_spectrogram,
-                                  resample_waveform, to_mono)
+                                  resample_waveform, silent_log_mel_example,
+                                  to_mono)
 from mmavs_cli import parse_fps
 from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.video_io import AudioTrack, VideoFrame
@@ -104,9 +104,7 @@ class AudioWindows:
             np.zeros(WINDOW_SAMPLES + STFT_HOP_LENGTH)
         ])
         self._log_mel = log_mel_spectrogram(padded, SAMPLE_RATE)
-        self._silence = np.full((EXAMPLE_NUM_FRAMES, NUM_MEL_BINS),
-                                np.log(LOG_OFFSET),
-                                dtype=np.float32)
+        self._silence = silent_log_mel_example()[0]
 
     def example(self, centre: float) -> np.ndarray:
         """The log-mel example of the 0.96 s window centred at ``centre``.

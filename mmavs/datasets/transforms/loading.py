@@ -240,7 +240,9 @@ class LoadAVSAudio(BaseTransform):
     or features) or ``.npy`` array is validated and used as is; a ``.wav``
     (or a video's sound track) goes through the VGGish front end
     (:mod:`mmavs.datasets.audio`). Short audio repeats its last example;
-    padded frames repeat the last real one. Silence is valid input.
+    padded frames repeat the last real one. Silent sound is used, with an
+    ``AVSDataWarning`` (an error under ``strict``); see
+    ``docs/data_checks.md``.
 
     Required Keys:
 

@@ -33,6 +33,16 @@ def test_index_files_are_up_to_date():
     assert stale == []
 
 
+def test_a_new_config_folder_needs_a_collection(monkeypatch):
+    generator = load_generator()
+    shipped = generator.shipped_configs()
+    monkeypatch.setattr(generator, 'shipped_configs',
+                        lambda: shipped + ['configs/newmodel/newmodel.py'])
+    with pytest.raises(ValueError, match='configs/newmodel: no entry in '
+                       'COLLECTIONS of tools/misc/update_model_index.py'):
+        generator.generate()
+
+
 def test_every_shipped_config_is_indexed_once():
     generator = load_generator()
     configs = [model['Config'] for model in indexed_models()]

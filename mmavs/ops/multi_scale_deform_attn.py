@@ -151,7 +151,7 @@ def _cached_level_tensors(spatial_shapes: Tuple[Tuple[int, int], ...],
             (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
 
 
-def level_tensors(spatial_shapes: Union[Sequence[Tuple[int, int]], Tensor],
+def level_tensors(spatial_shapes: Sequence[Tuple[int, int]],
                   device: torch.device) -> Tuple[Tensor, Tensor]:
     """``spatial_shapes`` and ``level_start_index`` as tensors on
     ``device``, as the kernels take them.
@@ -162,17 +162,12 @@ def level_tensors(spatial_shapes: Union[Sequence[Tuple[int, int]], Tensor],
     are shared, so callers must not modify them.
 
     Args:
-        spatial_shapes (Sequence[tuple[int, int]] | Tensor): (h, w) of each
-            level; a tensor is used as it is (moved to ``device``).
+        spatial_shapes (Sequence[tuple[int, int]]): (h, w) of each level.
         device (torch.device): Where the kernel runs.
 
     Returns:
         tuple[Tensor, Tensor]: int64 [L, 2] shapes and [L] start offsets.
     """
-    if isinstance(spatial_shapes, Tensor):
-        shapes = spatial_shapes.to(device=device, dtype=torch.long)
-        return shapes, torch.cat(
-            (shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]))
     return _cached_level_tensors(
         tuple((int(h), int(w)) for h, w in spatial_shapes),
         torch.device(device))

@@ -76,6 +76,12 @@ def test_loss_and_metric_of_a_real_run(tmp_path):
     assert [step for step, _ in loss] == [1, 2, 3, 4]  # 2 batches x 2 epochs
     assert all(value > 0 for _, value in loss)
     assert [epoch for epoch, _ in read(str(tmp_path / 'work'))] == [1, 2]
+    # What the records say, not the key's name: lr is only logged in
+    # training, data_time in validation too.
+    kinds = {key: plot_learning_curves.read_curve(str(tmp_path / 'work'),
+                                                  key)[1]
+             for key in ('loss', 'lr', 'data_time', 'M_J')}
+    assert kinds == dict(loss=True, lr=True, data_time=False, M_J=False)
     out = tmp_path / 'run.png'
     result = subprocess.run(
         [sys.executable, 'tools/analysis_tools/plot_learning_curves.py',

@@ -214,22 +214,20 @@ def bench_case(kernel, dtype, shapes, args, device, generator):
     import torch
 
     from mmavs.ops import multi_scale_deform_attn
-    from mmavs.ops.multi_scale_deform_attn import level_tensors
     torch_dtype = dict(fp32=torch.float32, bf16=torch.bfloat16,
                        fp16=torch.float16)[dtype]
     channels = args.embed_dims // args.heads
     value, locations, weights = make_inputs(shapes, args.batch, args.heads,
                                             channels, args.points,
                                             torch_dtype, device, generator)
-    _, level_start = level_tensors(shapes, device)
     grad_out = torch.randn(value.shape[0], locations.shape[1],
                            args.embed_dims, generator=generator).to(
                                device, torch_dtype)
     leaves = [t.requires_grad_() for t in (value, locations, weights)]
 
     def forward(inputs, which=kernel):
-        return multi_scale_deform_attn(inputs[0], shapes, inputs[1],
-                                       inputs[2], level_start, kernel=which)
+        return multi_scale_deform_attn(
+            inputs[0], shapes, inputs[1], inputs[2], kernel=which)
 
     def step():
         out = forward(leaves)

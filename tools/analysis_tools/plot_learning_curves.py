@@ -27,8 +27,16 @@ from typing import Dict, List, Sequence, Tuple, Union
 def read_val_curve(work_dir: str,
                    key: str = 'M_J',
                    x: str = 'epoch') -> List[Tuple[float, float]]:
+    """``(x, value)`` of ``key`` over a run; see :func:`read_curve`."""
+    return read_curve(work_dir, key, x)[0]
+
+
+def read_curve(work_dir: str,
+               key: str = 'M_J',
+               x: str = 'epoch') -> Tuple[List[Tuple[float, float]], bool]:
     """``(x, value)`` of ``key`` over a run: each validation of a metric,
-    or each logged training value when ``key`` is a training one.
+    or each logged training value when only training records carry
+    ``key`` (loss, lr, grad_norm, ...).
 
     Args:
         work_dir (str): The run's work dir (holding ``{timestamp}/vis_data``)
@@ -41,7 +49,8 @@ def read_val_curve(work_dir: str,
             to ``'epoch'``.
 
     Returns:
-        list[tuple[float, float]]: In training order.
+        tuple[list[tuple[float, float]], bool]: The points in training
+        order, and whether they are training values (x = iteration).
 
     Raises:
         FileNotFoundError: No ``scalars.json`` under ``work_dir``.
@@ -74,12 +83,7 @@ def read_val_curve(work_dir: str,
                 where = record['step'] if x == 'epoch' else seconds / 60
                 points.append((where, float(record[key])))
     # A key only training records carry (loss, lr, ...) is a training curve.
-    return points or training
-
-
-def is_training_key(key: str) -> bool:
-    """Whether ``key`` is logged during training rather than validation."""
-    return key == 'lr' or 'loss' in key
+    return (points, False) if points else (training, bool(training))
 
 
 def parse_run(spec: str) -> Tuple[str, str, str]:
@@ -95,7 +99,8 @@ def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
          key: Union[str, Sequence[str]],
          out_file: str,
          title: str = '',
-         x: str = 'epoch') -> None:
+         x: str = 'epoch',
+         training_keys: Sequence[str] = ()) -> None:
     """Draw a row of panels per key, one panel per entry of ``runs``, and
     save a PNG.
 
@@ -106,6 +111,9 @@ def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
         out_file (str): PNG path.
         title (str): Figure title.
         x (str): What the x values are: ``'epoch'`` or ``'time'``.
+        training_keys (Sequence[str]): Keys whose points are training
+            values (x = iteration, any range), as :func:`read_curve`
+            says; the others are validation metrics in %.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -117,7 +125,7 @@ def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
         len(keys), columns, figsize=(4.5 * columns, 3.4 * len(keys)),
         squeeze=False)
     for row, name in zip(axes, keys):
-        training = is_training_key(name)
+        training = name in training_keys
         for axis, (panel, lines) in zip(row, by_key[name].items()):
             for label, points in lines.items():
                 steps, values = zip(*points)
@@ -127,8 +135,10 @@ def plot(runs: Dict[str, Dict[str, List[Tuple[float, float]]]],
             axis.set_xlabel('training minutes' if x == 'time' else
                             'iteration' if training else 'epoch')
             axis.set_ylabel(name if training else f'validation {name}')
-            if not training:
-                axis.set_ylim(0, 100)
+            if not training and all(0 <= value <= 100
+                                    for points in lines.values()
+                                    for _, value in points):
+                axis.set_ylim(0, 100)  # scores in %
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
     if title:
@@ -157,15 +167,18 @@ def main():
     parser.add_argument('--title', default='')
     args = parser.parse_args()
     runs: Dict[str, Dict[str, Dict[str, list]]] = OrderedDict()
+    training_keys = set()
     for key in args.key:
         for spec in args.runs:
             panel, label, work_dir = parse_run(spec)
-            points = read_val_curve(work_dir, key, args.x)
+            points, training = read_curve(work_dir, key, args.x)
             if not points:
                 raise ValueError(f'{work_dir}: no {key} in its logs')
+            if training:
+                training_keys.add(key)
             runs.setdefault(key, OrderedDict()).setdefault(
                 panel, OrderedDict())[label] = points
-    plot(runs, args.key, args.out, args.title, args.x)
+    plot(runs, args.key, args.out, args.title, args.x, training_keys)
     print(f'wrote {args.out}')
 
 

@@ -245,6 +245,10 @@ def generate() -> Dict[str, str]:
               'configs;\n# edit the configs or the table of published '
               'numbers there.\n')
     for folder, configs in by_folder.items():
+        if folder not in COLLECTIONS:
+            raise ValueError(f'configs/{folder}: no entry in COLLECTIONS of '
+                             f'{osp.relpath(__file__, REPO_ROOT)}; add one '
+                             'for the new folder')
         files[f'configs/{folder}/metafile.yaml'] = header + _dump(
             OrderedDict(
                 Collections=[COLLECTIONS[folder]],

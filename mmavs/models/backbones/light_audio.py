@@ -11,9 +11,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
-#: Log-mel example layout every mmavs audio pipeline produces:
-#: [1, 96 STFT frames (time), 64 mel bands].
-LOG_MEL_SHAPE = (1, 96, 64)
+# The log-mel example layout every mmavs audio pipeline produces:
+# [1, 96 STFT frames (time), 64 mel bands].
+from mmavs.datasets.audio import EXAMPLE_SHAPE as LOG_MEL_SHAPE
 
 
 @MODELS.register_module()

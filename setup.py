@@ -127,8 +127,18 @@ def mim_stubs():
 def editable_wheel_command():
     """setuptools' ``editable_wheel``, adding :func:`mim_stubs` and putting
     the checkout on sys.path (setuptools' default, a meta path finder,
-    would lose to the stubs' ``mmavs`` folder)."""
-    from setuptools.command.editable_wheel import _StaticPth, editable_wheel
+    would lose to the stubs' ``mmavs`` folder).
+
+    Returns None when this setuptools lacks what it builds on (PEP 660
+    editable wheels, its private ``_StaticPth``): editable installs then
+    work as setuptools makes them, without the stubs mim needs, and every
+    other command is unaffected.
+    """
+    try:
+        from setuptools.command.editable_wheel import (_StaticPth,
+                                                       editable_wheel)
+    except ImportError:
+        return None
 
     class EditableWithMim(editable_wheel):
 
@@ -183,7 +193,11 @@ if __name__ == '__main__':
                 '.mim/tools/*/*/*.tsv'
             ]
         },
-        cmdclass={'editable_wheel': editable_wheel_command()},
+        cmdclass={
+            name: command
+            for name, command in [('editable_wheel',
+                                   editable_wheel_command())] if command
+        },
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=install_requires(),

@@ -40,3 +40,19 @@ def test_wheel_ships_the_tools_mim_runs(wheel_names):
         assert f'mmavs/.mim/tools/{tool}' in wheel_names
     assert not any('__pycache__' in name for name in wheel_names)
     assert not any(name.startswith('tests/') for name in wheel_names)
+
+
+def test_editable_command_is_optional(monkeypatch):
+    """A setuptools without PEP 660's editable_wheel (or its private
+    _StaticPth) installs without the mim stubs instead of failing."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location(
+        'mmavs_setup', osp.join(REPO_ROOT, 'setup.py'))
+    setup_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(setup_module)
+    command = setup_module.editable_wheel_command()
+    assert command is not None and command.__name__ == 'EditableWithMim'
+    monkeypatch.setitem(sys.modules, 'setuptools.command.editable_wheel',
+                        None)
+    assert setup_module.editable_wheel_command() is None

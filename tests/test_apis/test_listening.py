@@ -51,6 +51,60 @@ class SoundIsEverywhereHead(BaseModule):
         return logits[:, None, None, None].expand(-1, 1, height, width)
 
 
+@MODELS.register_module(force=True)
+class LogMelFingerprint(BaseModule):
+    """Test audio backbone: each mel bin's mean over time, [N, 64]: equal
+    for two examples only when they hold the same sound."""
+
+    out_channels = 64
+
+    def forward(self, x):
+        return x.mean(dim=(1, 2))
+
+
+@MODELS.register_module(force=True)
+class MemorisedSoundHead(BaseModule):
+    """Test head that knows the sound of every test frame.
+
+    With an empty ``memory`` it records what each frame hears. Given the
+    recorded ``memory`` (frame path -> fingerprint), it paints a frame as
+    foreground only when it hears its own sound, and logs whose frame's
+    sound it heard (None: nobody's), so a test can tell the true, another
+    clip's and no sound apart.
+    """
+
+    takes_audio = True
+    heard = []  # (frame path, frame path whose sound it matched or None)
+    recorded = {}
+
+    def __init__(self, memory=None):
+        super().__init__()
+        self.memory = {
+            path: torch.tensor(fingerprint)
+            for path, fingerprint in (memory or {}).items()
+        }
+        self.align_corners = False
+        self.num_classes, self.out_channels, self.threshold = 2, 1, 0.5
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def predict(self, inputs, batch_img_metas, test_cfg):
+        _, audio = inputs
+        logits = []
+        # Audio features are [B, T, 64]; metas one per frame, clip major.
+        for meta, fingerprint in zip(batch_img_metas, audio.flatten(0, 1)):
+            path = meta['img_path']
+            if not self.memory:
+                MemorisedSoundHead.recorded[path] = fingerprint.tolist()
+            match = next((other for other, known in self.memory.items()
+                          if torch.allclose(known, fingerprint, atol=1e-4)),
+                         None)
+            MemorisedSoundHead.heard.append((path, match))
+            logits.append(20.0 if match == path else -20.0)
+        height, width = batch_img_metas[0]['img_shape']
+        return torch.tensor(logits)[:, None, None, None].expand(
+            -1, 1, height, width)
+
+
 @pytest.fixture(scope='module')
 def s4_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('listening')
@@ -59,13 +113,17 @@ def s4_root(tmp_path_factory):
         image_size=32, num_categories=3)['s4']
 
 
-def _config(s4_root, work_dir, listen=None):
+def _config(s4_root, work_dir, listen=None, memory=None):
     cfg = get_tiny_train_config(DEMO, s4_root, str(work_dir),
                                 image_size=(32, 32))
     if listen is not None:
         cfg.model.audio_backbone = dict(type='LogMelLoudness')
         cfg.model.decode_head = dict(
             type='SoundIsEverywhereHead', listen=listen)
+    if memory is not None:
+        cfg.model.audio_backbone = dict(type='LogMelFingerprint')
+        cfg.model.decode_head = dict(type='MemorisedSoundHead',
+                                     memory=memory)
     return cfg
 
 
@@ -103,6 +161,33 @@ def test_drops_follow_what_the_model_does_with_audio(s4_root, tmp_path,
     table = format_listening_report(report)
     assert 'swapped' in table and 'silent' in table
     assert (' (-' in table) == listen
+
+
+def test_swapped_gives_each_clip_another_clips_sound(s4_root, tmp_path):
+    """A model that listens to its own clip's sound only: every frame of
+    the swapped run hears another clip's frame, of the silent run nobody's,
+    and both score 0 where the true audio scores."""
+    MemorisedSoundHead.recorded.clear()
+    cfg = _config(s4_root, tmp_path / 'record', memory={})
+    checkpoint = _checkpoint(cfg, tmp_path / 'record.pth')
+    listening_report(cfg, checkpoint, modes=('true', ))
+    memory = dict(MemorisedSoundHead.recorded)
+    assert len(memory) == 4 * 5  # 4 test clips of 5 frames
+    MemorisedSoundHead.heard.clear()
+    cfg = _config(s4_root, tmp_path / 'work', memory=memory)
+    report = listening_report(cfg, _checkpoint(cfg, tmp_path / 'ckpt.pth'))
+    heard = MemorisedSoundHead.heard
+    assert len(heard) == 3 * len(memory)
+    true, swapped, silent = (heard[i:i + len(memory)]
+                             for i in range(0, len(heard), len(memory)))
+    assert all(match == path for path, match in true)
+    clip = osp.dirname
+    assert all(match is not None and clip(match) != clip(path)
+               for path, match in swapped), swapped
+    assert all(match is None for _, match in silent)
+    assert report['true']['M_J'] > 0.1
+    assert report['swapped']['M_J'] == report['silent']['M_J'] == 0
+    assert report['drop']['swapped']['M_J'] == report['true']['M_J']
 
 
 def test_true_audio_matches_a_plain_test_run(s4_root, tmp_path):

@@ -12,15 +12,17 @@ PACKAGE = osp.join(REPO_ROOT, 'mmavs')
 MAX_LINES = 600
 
 
-def package_modules() -> Dict[str, str]:
-    """Dotted module name -> file, for every module of mmavs."""
+def package_modules(package: str = PACKAGE,
+                    root: str = REPO_ROOT) -> Dict[str, str]:
+    """Dotted module name -> file, for every module of a package (mmavs
+    unless told otherwise), named relative to ``root``."""
     modules = {}
-    for folder, _, files in os.walk(PACKAGE):
+    for folder, _, files in os.walk(package):
         for file in files:
             if not file.endswith('.py'):
                 continue
             path = osp.join(folder, file)
-            name = osp.relpath(path, REPO_ROOT)[:-3].replace(os.sep, '.')
+            name = osp.relpath(path, root)[:-3].replace(os.sep, '.')
             if name.endswith('.__init__'):
                 name = name[:-len('.__init__')]
             modules[name] = path
@@ -49,16 +51,39 @@ def imported_names(name: str, path: str) -> List[tuple]:
 
 
 def import_graph(modules: Dict[str, str]) -> Dict[str, Set[str]]:
-    """Module -> the mmavs modules it imports. A package's
-    ``__init__`` importing its own submodules is not an edge: that is how
-    packages re-export, and Python resolves it without a cycle."""
+    """Module -> the modules of ``modules`` it imports.
+
+    ``from P import name`` needs what P's ``__init__`` defines, so it is an
+    edge to P, also when P is the importer's own package (a package that
+    re-exports the importer from its ``__init__`` then closes a cycle,
+    e.g. ``p/__init__`` -> ``p.a`` -> ``p``). Only ``from P import sub``
+    of a submodule ``P.sub`` from inside P is an edge to ``P.sub`` alone:
+    Python loads the submodule without needing P's names. Importing
+    ``P.Q.R`` from outside P runs P's and P.Q's ``__init__``: edges too.
+    """
     graph = {name: set() for name in modules}
     for name, path in modules.items():
         for module, member in imported_names(name, path):
-            for target in (module, f'{module}.{member}'):
-                if target in modules and target != name and \
-                        not target.startswith(name + '.'):
-                    graph[name].add(target)
+            submodule = f'{module}.{member}'
+            if member and submodule in modules:
+                targets = {submodule}
+                if not name.startswith(module + '.'):
+                    targets.add(module)  # P's __init__ runs first
+            else:
+                targets = {module}
+            # Importing P.Q.R runs the __init__ of P and P.Q first, unless
+            # the importer is inside them (they are then already loading).
+            for target in list(targets):
+                parts = target.split('.')
+                targets |= {
+                    '.'.join(parts[:i])
+                    for i in range(1, len(parts))
+                    if not name.startswith('.'.join(parts[:i]) + '.')
+                }
+            graph[name] |= {
+                target
+                for target in targets if target in modules and target != name
+            }
     return graph
 
 
@@ -97,6 +122,45 @@ def test_cycle_finder_finds_a_cycle():
     graph = {'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}
     assert find_cycles(graph) == [['a', 'b', 'c']]
     assert find_cycles({'a': {'b'}, 'b': set()}) == []
+
+
+def write_package(root, files):
+    for relative, text in files.items():
+        path = osp.join(root, relative)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w', encoding='utf-8') as file:
+            file.write(text)
+    return package_modules(osp.join(root, 'p'), root)
+
+
+def test_a_cycle_through_a_re_export_is_found(tmp_path):
+    """p/__init__ re-exports p.a; p.a takes a name from p's __init__."""
+    modules = write_package(
+        str(tmp_path), {
+            'p/__init__.py': 'from .a import f\nfrom .b import g\n',
+            'p/a.py': 'def f():\n    from p import g\n    return g\n',
+            'p/b.py': 'def g():\n    return 1\n',
+        })
+    assert find_cycles(import_graph(modules)) == [['p', 'p.a']]
+
+
+def test_re_exports_and_sibling_imports_are_no_cycle(tmp_path):
+    modules = write_package(
+        str(tmp_path), {
+            'p/__init__.py': 'from .a import f\nfrom . import b\n',
+            'p/a.py': 'from . import b\nfrom .b import g\nimport p.b\n',
+            'p/b.py': 'def g():\n    return 1\n',
+            'p/sub/__init__.py': 'from .c import h\n',
+            'p/sub/c.py': 'from ..b import g\nfrom p.a import f\n',
+            'q.py': 'from p.sub.c import h\n',
+        })
+    graph = import_graph(modules)
+    assert graph['p'] == {'p.a', 'p.b'}
+    assert graph['p.a'] == {'p.b'}
+    assert graph['p.sub.c'] == {'p.b', 'p.a'}
+    assert find_cycles(graph) == []
+    outside = import_graph(package_modules(str(tmp_path), str(tmp_path)))
+    assert outside['q'] == {'p', 'p.sub', 'p.sub.c'}
 
 
 def test_no_import_cycles():

@@ -29,9 +29,9 @@ def write_config(roots, work_dir, **kwargs):
     return path
 
 
-def run(args, timeout=300, env=None):
+def run(args, timeout=300, env=None, cwd=REPO_ROOT):
     result = subprocess.run(
-        args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
         -3000:]
@@ -136,21 +136,88 @@ def test_mim_with_an_installed_wheel(synthetic_roots, tmp_path, built_wheel):
                        dict(os.environ, PYTHONPATH=site))
 
 
-def test_mim_with_the_editable_install(synthetic_roots, tmp_path):
-    """The README's `pip install -e .` (what `make env` does): mim finds
-    stubs in site-packages/mmavs/.mim that run the checkout's tools."""
+def editable_install():
+    """The environment's editable install of mmavs: (site-packages folder,
+    checkout it points to), found by pip's record of it (direct_url.json),
+    not by whichever ``mmavs.egg-info`` comes first on sys.path.
+
+    Raises:
+        AssertionError: mmavs is not installed in editable mode.
+    """
+    from importlib.metadata import distributions
+    found = []
+    for dist in distributions(name='mmavs'):
+        record = json.loads(dist.read_text('direct_url.json') or '{}')
+        if record.get('dir_info', {}).get('editable'):
+            found.append((str(dist.locate_file('')),
+                          record['url'][len('file://'):]))
+    assert found, ('mmavs is not installed in editable mode in this '
+                   'environment; run `make env` (pip install -e .)')
+    return found[0]
+
+
+def test_the_editable_install_is_found_past_an_egg_info(tmp_path,
+                                                        monkeypatch):
+    """An ``mmavs.egg-info`` that ``setup.py develop`` left first on
+    sys.path does not hide the editable install."""
+    egg_info = tmp_path / 'mmavs.egg-info'
+    egg_info.mkdir()
+    (egg_info / 'PKG-INFO').write_text('Name: mmavs\nVersion: 0.0.0\n')
+    site, _ = editable_install()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert editable_install()[0] == site != str(tmp_path)
+
+
+def test_the_environment_runs_this_checkout(tmp_path):
+    """`make env` installed this checkout: its mim stubs run these tools."""
+    site, checkout = editable_install()
+    stub = osp.join(site, 'mmavs', '.mim', 'tools', 'train.py')
+    assert osp.isfile(stub), f'{stub}: the editable install has no mim stubs'
+    with open(stub, encoding='utf-8') as file:
+        assert repr(osp.join(REPO_ROOT, 'tools', 'train.py')) in file.read(), (
+            f'the editable install in {site} runs {checkout}\'s tools; run '
+            '`make env` in this checkout')
+
+
+@pytest.fixture(scope='module')
+def editable_site(tmp_path_factory):
+    """What `pip install -e .` installs, built from a copy of the checkout
+    by setuptools' PEP 660 hook (as pip does) and unpacked into a folder:
+    the mim stubs and the path file. Returns (folder, copy)."""
+    import shutil
+    source = tmp_path_factory.mktemp('editable') / 'mmavs'
+    shutil.copytree(
+        REPO_ROOT, source,
+        ignore=shutil.ignore_patterns('.git', 'work_dirs', 'build', 'dist',
+                                      '*.egg-info', '__pycache__', '.mim',
+                                      'data'))
+    out = source.parent / 'wheel'
+    run([sys.executable, '-c',
+         'import sys; from setuptools import build_meta; '
+         'build_meta.build_editable(sys.argv[1])', str(out)],
+        cwd=str(source))
+    (wheel, ) = out.glob('mmavs-*.whl')
+    site = source.parent / 'site'
+    run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+         '--no-index', '--target', str(site), str(wheel)])
+    return site, source
+
+
+def test_mim_with_the_editable_install(synthetic_roots, tmp_path,
+                                       editable_site):
+    """The README's `pip install -e .`: mim finds stubs in
+    site-packages/mmavs/.mim that run the checkout's tools."""
     pytest.importorskip('mim')
-    import pkg_resources
-    location = pkg_resources.get_distribution('mmavs').location
-    tools_dir = osp.join(location, 'mmavs', '.mim', 'tools')
-    if location == REPO_ROOT or not osp.isfile(
-            osp.join(tools_dir, 'train.py')):
-        pytest.skip('mmavs is not installed in editable mode here')
+    site, source = editable_site
+    (pth, ) = site.glob('__editable__*.pth')
+    assert pth.read_text().split() == [str(source)]
+    tools_dir = osp.join(str(site), 'mmavs', '.mim', 'tools')
     with open(osp.join(tools_dir, 'train.py'), encoding='utf-8') as stub:
-        assert repr(osp.join(REPO_ROOT, 'tools', 'train.py')) in stub.read(), (
-            f'the editable install in {location} runs another checkout\'s '
-            'tools; run `make env` in this one')
-    check_mim_commands(synthetic_roots, tmp_path, tools_dir)
+        assert repr(osp.join(str(source), 'tools', 'train.py')) in stub.read()
+    # Site folders given by PYTHONPATH do not read .pth files: the
+    # checkout the path file names goes there too.
+    env = dict(os.environ, PYTHONPATH=f'{site}{os.pathsep}{source}')
+    check_mim_commands(synthetic_roots, tmp_path, tools_dir, env)
 
 
 @pytest.mark.skipif(sys.platform != 'linux', reason='uses torchrun')

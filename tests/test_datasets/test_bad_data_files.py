@@ -21,6 +21,7 @@ import torch
 
 from mmavs.datasets import AVSBenchS4Dataset, AVSDataError
 from mmavs.datasets.errors import AVSDataWarning
+from mmavs.datasets.audio import waveform_to_log_mel_examples
 from mmavs.datasets.metainfo import AVSS_PALETTE
 from mmavs.datasets.readers import (load_audio_array, read_binary_mask,
                                     read_frame, read_palette_mask)
@@ -32,7 +33,8 @@ SILENCE = np.log(0.01)
 class Case(NamedTuple):
     """One input: ``make(folder) -> path``; ``load(path, strict) ->
     value``; the outcome: ``error`` (regex of the message), or ``warning``
-    (regex) and/or ``check(value)`` for accepted input."""
+    (regex) and/or ``check(value)`` (``check_file(value, path)``) for
+    accepted input."""
 
     name: str
     make: Callable
@@ -40,6 +42,7 @@ class Case(NamedTuple):
     error: str = ''
     warning: str = ''
     check: Callable = None
+    check_file: Callable = None
 
 
 # --------------------------------------------------------------------- #
@@ -87,12 +90,18 @@ def cut_file(name, image, fraction):
     return make
 
 
+def stepped_tone(seconds, rate=SR):
+    """A tone whose pitch changes every second (500, 750, ... Hz), so that
+    no two 0.96 s examples are alike: a test can tell which was kept."""
+    t = np.arange(int(seconds * rate)) / rate
+    return np.sin(2 * np.pi * (500 + 250 * np.floor(t)) * t)
+
+
 def wav_file(name, seconds=5.0, rate=SR, channels=1, subtype='PCM_16',
              amplitude=0.3, poke=None):
 
     def make(folder):
-        t = np.arange(int(seconds * rate)) / rate
-        wave = amplitude * np.sin(2 * np.pi * 800 * t)
+        wave = amplitude * stepped_tone(seconds, rate)
         if channels > 1:
             wave = np.stack([wave] * channels, axis=1)
         if poke is not None:
@@ -199,6 +208,9 @@ def csv_file(name, text, encoding='utf-8'):
 HEADER = 'name,start_time,category,split\n'
 ROWS = 'a,0,dog_barking,test\nb,0,dog_barking,test\nc,0,cat_meowing,train\n'
 IMAGE = (np.random.default_rng(0).random((32, 40, 3)) * 255).astype(np.uint8)
+# A smooth picture: JPEG keeps it close, unlike noise.
+SMOOTH = np.stack(list(np.meshgrid(np.arange(40) * 6, np.arange(32) * 7)) +
+                  [np.full((32, 40), 90)], -1).astype(np.uint8)
 GREY_EDGES = square_mask()
 GREY_EDGES[8, 8:24] = 128  # an anti-aliased edge
 CLASS_3_BGR = square_mask(1)[..., None] * np.asarray(
@@ -206,6 +218,24 @@ CLASS_3_BGR = square_mask(1)[..., None] * np.asarray(
 RGBA_IN_ALPHA = np.dstack([np.zeros((32, 32, 3), np.uint8), square_mask()])
 RGBA_COLOUR = np.dstack([np.dstack([square_mask()] * 3),
                          np.full((32, 32), 255, np.uint8)])
+
+
+FEATURES = np.random.default_rng(1).random((5, 128)).astype(np.float32)
+#: The examples of the stepped tone of :func:`wav_file`, 10 s.
+EXAMPLES = waveform_to_log_mel_examples(0.3 * stepped_tone(10.0), SR)
+
+
+def examples_are(*indices, atol=0.3):
+    """Check: the loaded examples are those of the stepped tone at
+    ``indices`` (a repeated index: a repeated example). 16-bit samples move
+    quiet mel bins by up to 0.2; two examples differ by about 7."""
+    expected = EXAMPLES[list(indices)]
+
+    def check(value):
+        return value.shape == expected.shape and np.allclose(
+            value, expected, atol=atol)
+
+    return check
 
 
 def is_square(mask):
@@ -242,8 +272,11 @@ CASES = [
     Case('frame_rgba', image_file('f.png', np.dstack(
         [IMAGE, np.zeros((32, 40), np.uint8)])), frame,
          check=lambda v: (v == IMAGE).all()),
-    Case('frame_jpeg_named_png', image_file('f.png', IMAGE, '.jpg'), frame,
-         check=lambda v: v.shape == (32, 40, 3)),
+    Case('frame_jpeg_named_png', image_file('f.png', SMOOTH, '.jpg'), frame,
+         check_file=lambda v, path: v.shape == (32, 40, 3) and (
+             v == cv2.imdecode(np.fromfile(path, np.uint8),
+                               cv2.IMREAD_COLOR)).all() and
+         np.abs(v.astype(int) - SMOOTH).mean() < 2),
     # Binary masks
     Case('mask_missing', missing('m.png'), binary_mask, error='mask file is '
          'missing'),
@@ -290,26 +323,27 @@ CASES = [
     Case('wav_shorter_than_clip', wav_file('a.wav', seconds=2.5), audio,
          warning=r'lasts 2.50 s: 2 examples of 0.96 s for 5 frames; the '
          'last example is repeated for frames 3-5',
-         check=lambda v: (v[4] == v[1]).all()),
+         check=examples_are(0, 1, 1, 1, 1)),
     Case('avss_wav_cut_to_3s', wav_file('a.wav', seconds=3.0), audio_avss,
          warning=r'lasts 3.00 s: 3 examples .* for 5 frames',
-         check=lambda v: v.shape == (10, 1, 96, 64)),
+         check=examples_are(0, 1, 2, 2, 2, 2, 2, 2, 2, 2)),
     Case('wav_longer_than_clip', wav_file('a.wav', seconds=8.0), audio,
          warning=r'lasts 8.00 s: 8 examples .* the sound after 4.80 s is '
-         'not used', check=lambda v: v.shape == (5, 1, 96, 64)),
+         'not used', check=examples_are(0, 1, 2, 3, 4)),
     Case('wav_silent', wav_file('a.wav', amplitude=0.0), audio,
          warning='silent', check=lambda v: np.allclose(v, SILENCE)),
     Case('wav_stereo_44k', wav_file('a.wav', rate=44100, channels=2), audio,
          check=lambda v: v.shape == (5, 1, 96, 64) and v.max() > SILENCE + 5),
     Case('wav_24bit', wav_file('a.wav', subtype='PCM_24'), audio,
-         check=lambda v: v.shape == (5, 1, 96, 64)),
+         check=examples_are(0, 1, 2, 3, 4, atol=1e-3)),
     # Precomputed audio arrays
-    Case('pkl_released', pickled('a.pkl', torch.from_numpy(log_mel())),
-         audio, check=lambda v: np.allclose(v, SILENCE)),
-    Case('pkl_numpy', pickled('a.pkl', log_mel()), audio,
-         check=lambda v: v.shape == (5, 1, 96, 64)),
-    Case('pkl_torch_save', torch_saved('a.pkl', torch.from_numpy(log_mel())),
-         audio, check=lambda v: np.allclose(v, SILENCE)),
+    Case('pkl_released', pickled('a.pkl', torch.from_numpy(EXAMPLES[:5])),
+         audio, check=lambda v: (v == EXAMPLES[:5]).all()),
+    Case('pkl_numpy', pickled('a.pkl', EXAMPLES[:5]), audio,
+         check=lambda v: (v == EXAMPLES[:5]).all()),
+    Case('pkl_torch_save', torch_saved(
+        'a.pkl', torch.from_numpy(EXAMPLES[:5])), audio,
+         check=lambda v: (v == EXAMPLES[:5]).all()),
     Case('pkl_empty', raw_file('a.pkl', b''), audio, error='empty'),
     Case('pkl_truncated', lambda folder: raw_file(
         'a.pkl', pickle.dumps(torch.from_numpy(log_mel()))[:60])(folder),
@@ -331,10 +365,11 @@ CASES = [
     Case('pkl_object_array', pickled(
         'a.pkl', np.array([None] * 5 * 96 * 64, object).reshape(
             5, 1, 96, 64)), audio, error='Python objects'),
-    Case('npy_float64', npy_file('a.npy', log_mel(dtype=np.float64)), audio,
-         check=lambda v: v.dtype == np.float32),
-    Case('npy_features', npy_file('a.npy', np.ones((5, 128), np.float32)),
-         audio, check=lambda v: v.shape == (5, 128)),
+    Case('npy_float64', npy_file('a.npy', EXAMPLES[:5].astype(np.float64)),
+         audio, check=lambda v: v.dtype == np.float32 and
+         (v == EXAMPLES[:5]).all()),
+    Case('npy_features', npy_file('a.npy', FEATURES), audio,
+         check=lambda v: (v == FEATURES).all()),
     # Metadata csv (S4 layout, test split)
     Case('csv_missing', missing('meta.csv'), s4_test_split,
          error='metadata csv file is missing'),
@@ -410,6 +445,8 @@ def test_bad_input(case: Case, tmp_path):
         assert caught == []
     if case.check is not None:
         assert case.check(value)
+    if case.check_file is not None:
+        assert case.check_file(value, path)
 
 
 def test_a_pickle_payload_never_runs(tmp_path):

@@ -217,6 +217,7 @@ def test_one_misshapen_tensor(tmp_path, demo_state):
         AVSInferencer(DEMO_CONFIG, weights=path, device='cpu')
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_cli_reports_checkpoint_that_does_not_fit(tmp_path, capsys):
     """``mmavs-demo --checkpoint`` with another model's weights: exit 2
     (a bad argument), the file and the counts named, nothing segmented."""
@@ -292,6 +293,7 @@ def write_nan_video(path) -> str:
     return str(path)
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_corrupt_audio_packet_is_skipped(fast_inferencer, tmp_path):
     """One AAC packet in the middle does not decode: accepted, with one
     warning giving the count and the time lost; every second is
@@ -311,6 +313,7 @@ def test_corrupt_audio_packet_is_skipped(fast_inferencer, tmp_path):
     assert result['duration'] == pytest.approx(3.0)
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_too_much_lost_sound_is_an_error(fast_inferencer, tmp_path):
     """Six of 48 packets (0.384 s of 3 s) do not decode: past the 10 %
     loss threshold."""
@@ -325,6 +328,7 @@ def test_too_much_lost_sound_is_an_error(fast_inferencer, tmp_path):
         fast_inferencer(path)
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_no_audio_packet_decodes(fast_inferencer, tmp_path):
     whole = write_test_video(tmp_path / 'whole.mp4', seconds=3.0)
     path = corrupt_audio_packets(whole, range(48), tmp_path / 'mute.mp4')
@@ -335,6 +339,7 @@ def test_no_audio_packet_decodes(fast_inferencer, tmp_path):
             fast_inferencer(path, allow_truncated=allow_truncated)
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_nan_sound_is_an_error(fast_inferencer, tmp_path):
     path = write_nan_video(tmp_path / 'nan.mkv')
     with pytest.raises(

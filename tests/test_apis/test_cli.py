@@ -14,6 +14,9 @@ import torch
 from mmavs.datasets.video_io import iter_video_frames, probe_video
 from mmavs.apis.cli import main
 
+# Every test here reads or writes videos.
+pytestmark = pytest.mark.usefixtures('needs_av')
+
 DEMO_CONFIG = 'avsegformer-tiny_r18_1xb8-8e_synthetic-s4-64x64'
 
 

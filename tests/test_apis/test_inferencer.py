@@ -17,6 +17,9 @@ from mmavs.datasets.audio import log_mel_spectrogram
 from mmavs.datasets.video_io import (AudioTrack, iter_video_frames,
                                      probe_video, read_audio_track)
 
+# Every test here reads or writes videos.
+pytestmark = pytest.mark.usefixtures('needs_av')
+
 SILENCE = np.log(0.01)
 
 

@@ -794,6 +794,7 @@ def frame_folder(tmp_path):
     return folder
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_frame_folder_source(frame_folder):
     folder = str(frame_folder)
     assert [osp.basename(p) for p in list_frame_files(folder)
@@ -827,6 +828,7 @@ def test_frame_folder_source(frame_folder):
     assert load_source(frame_folder).kind == 'frames'
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_frame_folder_errors(frame_folder, tmp_path):
     folder = str(frame_folder)
     (frame_folder / 'sound.wav').rename(frame_folder / 'a.wav')
@@ -863,6 +865,7 @@ def test_frame_folder_errors(frame_folder, tmp_path):
         list(frames)
 
 
+@pytest.mark.usefixtures('needs_av')
 def test_load_source_dispatch(helpers, tmp_path):
     path = helpers.write_test_video(tmp_path / 'short.mp4', seconds=1.2)
     source = video_source(path)

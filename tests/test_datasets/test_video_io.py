@@ -1,6 +1,5 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Reading videos and writing overlay videos with PyAV."""
-import os.path as osp
 import warnings
 
 import numpy as np
@@ -12,8 +11,8 @@ from mmavs.datasets.video_io import (AudioTrack, VideoReadError,
                                      iter_video_frames, probe_video,
                                      read_audio_track)
 from mmavs.datasets.video_writer import write_video
-from mmavs.testing.videos import (corrupt_audio_packets, synth_frames, tone,
-                                  write_test_video)
+from mmavs.testing.videos import (corrupt_audio_packets, find_test_media,
+                                  synth_frames, tone, write_test_video)
 
 # PyAV is an optional dependency (requirements/optional.txt).
 pytest.importorskip('av')
@@ -142,7 +141,8 @@ def test_truncated_files(tmp_path):
     assert 0 < len(frames) < 30
 
 
-MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi'
+# Debian opencv-doc's sample; `make media` fetches it.
+MEGAMIND = find_test_media('Megamind.avi')
 
 
 def test_undecodable_audio_packet_becomes_silence_in_place(tmp_path):
@@ -182,7 +182,8 @@ def test_undecodable_last_packet_is_a_cut_file(tmp_path):
 
 
 @pytest.mark.skipif(
-    not osp.exists(MEGAMIND), reason='Debian opencv-doc is not installed')
+    MEGAMIND is None, reason='no Megamind.avi: make media, or install '
+    "Debian's opencv-doc")
 def test_megamind_sound_and_frames():
     """opencv's sample: FFmpeg plays it although its first AC-3 packet
     (729 of 768 bytes) does not decode; its frames' pts are out of order

@@ -78,10 +78,21 @@ def test_mismatched_audio_is_rejected(model):
         model(inputs, mode='tensor')
 
 
-def test_skipping_unlabelled_frames_gives_the_same_head_gradients(model):
+def test_skipping_unlabelled_frames_gives_the_same_head_gradients(
+        model, monkeypatch):
     model.eval()  # BN statistics are the only cross-frame coupling
+    # The middle frame is the labelled one, so that keeping the wrong frame
+    # (e.g. the first of each clip) shows in the frames that reach the model.
     inputs, samples = demo_av_batch(batch_size=2, num_frames=3,
-                                    labelled=[0])
+                                    labelled=[1])
+    seen = []
+    extract_feat = model.extract_feat
+
+    def recording_extract_feat(feat_inputs):
+        seen.append(feat_inputs['frames'].detach().clone())
+        return extract_feat(feat_inputs)
+
+    monkeypatch.setattr(model, 'extract_feat', recording_extract_feat)
     grads = []
     for skip in (False, True):
         model.train_cfg = dict(skip_unlabelled_frames=skip)
@@ -90,6 +101,12 @@ def test_skipping_unlabelled_frames_gives_the_same_head_gradients(model):
         sum(v for k, v in losses.items() if 'loss' in k).backward()
         grads.append(model.decode_head.conv_seg.weight.grad.clone())
     model.train_cfg = dict()
+    # Without skipping all 2x3 frames run; with it only the labelled frame
+    # of each clip does, as a one-frame clip.
+    assert [tuple(frames.shape[:2]) for frames in seen] == [(2, 3), (2, 1)]
+    torch.testing.assert_close(seen[0], inputs['frames'], rtol=0, atol=0)
+    torch.testing.assert_close(
+        seen[1], inputs['frames'][:, 1:2], rtol=0, atol=0)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
 
 

@@ -33,18 +33,54 @@ def head_and_backbone(runner):
              if 'running' not in k and 'num_batches' not in k})
 
 
+class CaptureValMetrics(Hook):
+    """Keep the metrics of every validation epoch of the run."""
+
+    def __init__(self):
+        self.metrics = []
+
+    def after_val_epoch(self, runner, metrics=None):
+        self.metrics.append(dict(metrics))
+
+
+BINARY_KEYS = {'mIoU', 'F-score', 'M_J', 'M_F', 'M_J_release_b10',
+               'M_F_release_b10'}
+SEMANTIC_KEYS = {'mIoU', 'F-score', 'mIoU_noBg', 'F-score_noBg',
+                 'mIoU_noBg_release', 'F-score_noBg_release', 'M_J', 'M_F'}
+
+
+def check_metrics(task, metrics):
+    """The keys of the task's metric, percentages, and the values that are
+    equal by definition."""
+    assert set(metrics) == (SEMANTIC_KEYS if task == 'avss' else BINARY_KEYS)
+    assert all(0.0 <= value <= 100.0 for value in metrics.values()), metrics
+    # M_J / M_F are the checkpoint keys: the per-frame mIoU / F-score for
+    # S4 and MS3 (the default mode), the class means for AVSS.
+    assert metrics['M_J'] == metrics['mIoU']
+    assert metrics['M_F'] == metrics['F-score']
+    if task != 'avss':
+        # 2 clips of 5 frames fit one release batch of 10 frames, where
+        # the release reduction is the per-frame one.
+        assert metrics['M_J_release_b10'] == pytest.approx(metrics['M_J'])
+        assert metrics['M_F_release_b10'] == pytest.approx(metrics['M_F'])
+
+
 @pytest.mark.parametrize('task', ['s4', 'ms3', 'avss'])
 def test_train_validate_test(task, synthetic_roots, tmp_path):
     cfg = tiny_config(task, synthetic_roots, tmp_path)
     runner = Runner.from_cfg(cfg)
+    capture = CaptureValMetrics()
+    runner.register_hook(capture)
     runner._init_model_weights()
     head_before, backbone_before = head_and_backbone(runner)
     runner.train()
     head_after, backbone_after = head_and_backbone(runner)
     assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
+    # One epoch, validated once (val_interval=1).
+    assert len(capture.metrics) == 1
+    check_metrics(task, capture.metrics[0])
     metrics = runner.test()
-    assert 0.0 <= metrics['mIoU'] <= 100.0
-    assert 'F-score' in metrics
+    check_metrics(task, metrics)
     # The head learns; the S4/MS3 backbones are frozen by FreezeModuleHook
     # for their first epochs (5 and 10), the AVSS one is not.
     assert any(not torch.equal(head_before[k], head_after[k])

@@ -170,14 +170,37 @@ def test_semantic_loss_and_predict():
     head = _head(num_classes=4, out_channels=4, threshold=None,
                  loss_decode=dict(type='CrossEntropyLoss', avg_non_ignore=True,
                                   loss_name='loss_ce'))
+    head.eval()  # no dropout: loss, forward and predict see the same logits
+    # Spread the nearly uniform initial logits, so that a wrong frame or
+    # label changes the loss by more than rounding.
+    with torch.no_grad():
+        head.conv_seg.weight.normal_(
+            std=3.0, generator=torch.Generator().manual_seed(0))
     visual, audio = _feats(batch=1, frames=2, size=32)
     _, samples = demo_av_batch(batch_size=1, num_frames=2,
-                               image_size=(32, 32), num_classes=4)
+                               image_size=(32, 32), num_classes=4,
+                               labelled=[1])
+    samples[1].gt_sem_seg.data[:, :5] = 255  # ignored pixels
     losses = head.loss((visual, audio), samples, {})
     assert set(losses) == {'loss_ce', 'acc_seg'}
-    metas = [dict(img_shape=(32, 32), pad_shape=(32, 32))] * 2
-    logits = head.predict((visual, audio), metas, dict(mode='whole'))
+    # The logits are already at the label size (32x32): the loss is the
+    # plain cross entropy of the labelled frame, averaged over the pixels
+    # that are not ignored.
+    logits = head((visual, audio))
     assert logits.shape == (2, 4, 32, 32)
+    expected = F.cross_entropy(logits[[1]], samples[1].gt_sem_seg.data,
+                               ignore_index=255)
+    torch.testing.assert_close(losses['loss_ce'], expected)
+    # predict returns forward's logits resized to the padded input size:
+    # unchanged at 32x32, bilinearly resized at another size.
+    metas = [dict(img_shape=(32, 32), pad_shape=(32, 32))] * 2
+    predicted = head.predict((visual, audio), metas, dict(mode='whole'))
+    torch.testing.assert_close(predicted, logits)
+    metas = [dict(img_shape=(40, 48), pad_shape=(40, 48))] * 2
+    predicted = head.predict((visual, audio), metas, dict(mode='whole'))
+    torch.testing.assert_close(
+        predicted, F.interpolate(logits, size=(40, 48), mode='bilinear',
+                                 align_corners=False))
 
 
 def test_inconsistent_fusion_settings_fail_when_built():

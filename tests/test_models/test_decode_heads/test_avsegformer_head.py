@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -143,15 +144,56 @@ def test_switches_change_the_module_graph():
     assert generator.query.weight.shape == (6, 16)
 
 
+def swap_labels(frames, first, second):
+    """A deep copy of ``frames`` whose labels ``first`` and ``second`` are
+    swapped."""
+    swapped = copy.deepcopy(frames)
+    for frame in swapped:
+        data = frame.gt_sem_seg.data
+        data[:] = torch.where(data == first, second,
+                              torch.where(data == second, first, data))
+    return swapped
+
+
 def test_semantic_head_uses_cross_entropy_and_foreground_aux():
     head = tiny_head(
         num_classes=5, out_channels=5, threshold=None,
         loss_decode=dict(type='CrossEntropyLoss', avg_non_ignore=True,
                          loss_name='loss_ce'))
+    head.eval()  # no dropout: loss and forward must give the same logits
+    # At init the logits are nearly uniform (loss_ce ~ log 5 whatever the
+    # labels): spread them so that a wrong frame or label shows.
+    with torch.no_grad():
+        head.conv_seg.weight.normal_(
+            std=3.0, generator=torch.Generator().manual_seed(0))
     visual, audio = features()
-    assert head((visual, audio)).shape == (4, 5, 32, 32)
-    losses = head.loss((visual, audio), samples(num_classes=5), None)
-    assert {'loss_ce', 'd0.loss_inter', 'acc_seg'} <= set(losses)
+    frames = samples(labelled=[0, 2], num_classes=5)
+    # Some ignored pixels in the labelled frames too.
+    for index in (0, 2):
+        frames[index].gt_sem_seg.data[:, :4] = 255
+    logits = head((visual, audio))
+    assert logits.shape == (4, 5, 32, 32)
+    losses = head.loss((visual, audio), frames, None)
+    assert set(losses) == {'loss_ce', 'd0.loss_inter', 'd1.loss_inter',
+                           'd2.loss_inter', 'acc_seg'}
+    # Logits and labels are both 32x32 (no resize); only the labelled
+    # frames count, the ignored pixels do not (mean over the others).
+    labels = torch.cat([frames[i].gt_sem_seg.data for i in (0, 2)])
+    expected = F.cross_entropy(logits[[0, 2]], labels, ignore_index=255)
+    torch.testing.assert_close(losses['loss_ce'], expected)
+
+    # The intermediate masks see the foreground (label > 0) only: swapping
+    # two object classes leaves them unchanged but not the class loss ...
+    swapped = head.loss((visual, audio), swap_labels(frames, 1, 3), None)
+    assert not torch.allclose(swapped['loss_ce'], losses['loss_ce'])
+    for layer in range(3):
+        key = f'd{layer}.loss_inter'
+        torch.testing.assert_close(swapped[key], losses[key])
+    # ... while turning an object class into background changes them.
+    to_background = head.loss((visual, audio), swap_labels(frames, 0, 3),
+                              None)
+    assert not torch.allclose(to_background['d0.loss_inter'],
+                              losses['d0.loss_inter'])
 
 
 def test_audio_changes_the_prediction():

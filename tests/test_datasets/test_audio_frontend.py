@@ -277,6 +277,12 @@ def test_pickled_tensor_and_array_load_safely(tmp_path):
 
 
 def test_pickle_from_bytes_io_roundtrip():
-    buffer = io.BytesIO()
-    pickle.dump(torch.zeros(2, 128), buffer)
-    assert load_pickled_array(buffer.getvalue()).shape == (2, 128)
+    generator = torch.Generator().manual_seed(0)
+    tensor = torch.randn(2, 128, generator=generator)
+    # A transposed view too: its storage order differs from its shape's.
+    for value in (tensor, torch.randn(128, 3, generator=generator).t()):
+        buffer = io.BytesIO()
+        pickle.dump(value, buffer)  # as the release writes its files
+        loaded = load_pickled_array(buffer.getvalue())
+        assert loaded.dtype == np.float32
+        np.testing.assert_array_equal(loaded, value.numpy())

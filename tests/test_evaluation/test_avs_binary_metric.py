@@ -109,20 +109,32 @@ def test_single_frame_cases(avs_frames):
 
 
 def test_registry_and_evaluator(avs_frames):
-    """Built from the registry; fed SegDataSamples through Evaluator."""
+    """Built from the registry; fed SegDataSamples through Evaluator, it
+    gives what the metric computes on the same frames fed directly."""
     metric = METRICS.build(dict(type='AVSBinaryMetric', mode='release'))
     assert isinstance(metric, AVSBinaryMetric)
     evaluator = Evaluator(metric)
     gts, probs = _hand_clip()
     # 2 clips, 1 clip per batch; clip 1 repeats the first frames
-    evaluator.process(avs_frames.clip(0, gts[:5], probs[:5], as_samples=True))
-    evaluator.process(avs_frames.clip(1, gts[1:], probs[1:], as_samples=True))
+    clips = [(0, gts[:5], probs[:5]), (1, gts[1:], probs[1:])]
+    for clip in clips:
+        evaluator.process(avs_frames.clip(*clip, as_samples=True))
     res = evaluator.evaluate(2)
-    assert set(res) == {
+    direct = _run(AVSBinaryMetric(mode='release'),
+                  [avs_frames.clip(*clip) for clip in clips])
+    assert set(res) == set(direct) == {
         'mIoU', 'F-score', 'M_J', 'M_F', 'M_J_release_b10', 'M_F_release_b10'
     }
-    assert res['mIoU'] == res['M_J_release_b10']
-    assert res['F-score'] == res['M_F_release_b10']
+    for key, value in direct.items():
+        assert res[key] == pytest.approx(value, abs=1e-6), key
+    # By hand (see _hand_clip): IoUs 1, 0, 0, 1/2, 1 and 0, 0, 1/2, 1, 3/4;
+    # the F curve of the 7 non-empty-GT frames peaks at 0.2 < t <= 0.6 at
+    # (1 + 2 * 39/62) / 7 = 10/31. The 10 frames are one release batch,
+    # so both modes agree.
+    for key in ('mIoU', 'M_J', 'M_J_release_b10'):
+        assert res[key] == pytest.approx(100 * 4.75 / 10, abs=1e-4), key
+    for key in ('F-score', 'M_F', 'M_F_release_b10'):
+        assert res[key] == pytest.approx(100 * 10 / 31, abs=1e-4), key
 
 
 def test_unlabelled_and_padded_frames_skipped(avs_frames):

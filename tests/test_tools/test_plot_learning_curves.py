@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 
 from mmavs.testing._utils import REPO_ROOT
 
@@ -50,6 +51,13 @@ def test_curves_are_read_and_drawn(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     image = cv2.imread(str(out))
     assert image is not None and image.shape[1] > image.shape[0]  # 2 panels
+    # Each panel (the left and right halves) holds its run's line, in
+    # matplotlib's first colour (#1f77b4, BGR below). Its legend entry alone
+    # gives about 60 such pixels; the curves, spanning their panel, over 700.
+    blue = np.abs(image.astype(int) - (180, 119, 31)).max(axis=-1) < 40
+    half = image.shape[1] // 2
+    assert blue[:, :half].sum() > 300
+    assert blue[:, half:].sum() > 300
 
 
 def test_loss_and_metric_of_a_real_run(tmp_path):

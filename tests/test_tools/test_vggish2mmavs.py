@@ -41,13 +41,32 @@ def test_converted_keys_load_strictly_and_run(tmp_path):
 
 
 def test_pca_params_and_prefixed_release_keys():
-    prefixed = {f'vggish.{k}': v for k, v in fake_torchvggish().items()}
-    pca = dict(pca_eigen_vectors=torch.randn(128, 128),
-               pca_means=torch.randn(128))
+    weights = fake_torchvggish()
+    prefixed = {f'vggish.{k}': v for k, v in weights.items()}
+    # torchvggish's PCA file holds float64 numpy arrays, means as [128].
+    generator = np.random.default_rng(0)
+    pca = dict(pca_eigen_vectors=generator.standard_normal((128, 128)),
+               pca_means=generator.standard_normal(128))
     converted = converter.convert_vggish(prefixed, pca, prefix='vggish.')
+    assert list(converted) == list(converter.VGGISH_SHAPES) + [
+        'pca_eigen_vectors', 'pca_means']
+    # Every weight is the source tensor under its unprefixed name.
+    for key, value in weights.items():
+        torch.testing.assert_close(converted[key], value, rtol=0, atol=0)
+    # The PCA parameters are the source values as float32, the means a
+    # column vector (what VGGish.postprocess subtracts from [128, N]).
+    torch.testing.assert_close(
+        converted['pca_eigen_vectors'],
+        torch.from_numpy(pca['pca_eigen_vectors']).float(), rtol=0, atol=0)
+    assert converted['pca_means'].shape == (128, 1)
+    torch.testing.assert_close(
+        converted['pca_means'][:, 0],
+        torch.from_numpy(pca['pca_means']).float(), rtol=0, atol=0)
     model = VGGish(use_pca=True)
     model.load_state_dict(converted, strict=True)
-    assert converted['pca_means'].shape == (128, 1)
+    torch.testing.assert_close(model.features[0].weight,
+                               weights['features.0.weight'])
+    torch.testing.assert_close(model.pca_means, converted['pca_means'])
 
 
 def test_wrong_keys_and_shapes_are_named():

@@ -67,19 +67,32 @@ class SoundTrackBuilder:
     packets that nothing decodes after are the end of a file cut short, not
     a gap: see :meth:`fail_at_end`.
 
+    With ``keep=False`` nothing is accumulated: the samples go out as they
+    are assembled (:meth:`drain`), so a long sound track can be checked
+    (:attr:`peak`, the loss threshold) or streamed in constant memory.
+
     Args:
         name (str): The file, for messages.
         resampler (av.AudioResampler): Converts decoded frames to planar
             float at their own rate and layout.
+        keep (bool): Keep the samples for :meth:`finish`. Defaults to True.
+        quiet (bool): No warnings (a second pass over a file that was
+            checked already). Defaults to False.
     """
 
-    def __init__(self, name: str, resampler) -> None:
+    def __init__(self, name: str, resampler, keep: bool = True,
+                 quiet: bool = False) -> None:
         self.name = name
         self.resampler = resampler
+        self.keep = keep
+        self.quiet = quiet
         self.chunks: List[np.ndarray] = []
         self.num_samples = 0
+        #: Largest absolute sample value so far.
+        self.peak = 0.0
         self.sample_rate: Optional[int] = None
         self.layout = ''
+        self.channels = 0
         #: Stream time (s) of the first sample.
         self.first_time: Optional[float] = None
         #: (time, duration, error) of each packet skipped since the last
@@ -113,10 +126,16 @@ class SoundTrackBuilder:
         time = None if frame.time is None else float(frame.time)
         self.sample_rate = frame.sample_rate
         self.layout = frame.layout.name
+        self.channels = len(frame.layout.channels)
         if self.pending:
             self._fill_gap(time, frame.samples, len(frame.layout.channels))
         if self.first_time is None:
             self.first_time = time
+        if frame.format.name == 'fltp':
+            # Already planar float (AAC, AC-3, Opus decode to it): the
+            # resampler would only copy it.
+            self._append(frame.to_ndarray())
+            return
         for out in self.resampler.resample(frame):
             self._append(out.to_ndarray())
 
@@ -157,8 +176,18 @@ class SoundTrackBuilder:
                 message + '; pass allow_truncated=True (CLI: '
                 '--allow-truncated) to use the samples decoded before it'
             ) from error
-        warnings.warn(message + '; using the samples decoded so far')
+        if not self.quiet:
+            warnings.warn(message + '; using the samples decoded so far')
         self.pending = []
+
+    def drain(self) -> List[np.ndarray]:
+        """The chunks assembled since the last call (``keep=False``).
+
+        Returns:
+            list[np.ndarray]: float32 [C, n] pieces, in time order.
+        """
+        chunks, self.chunks = self.chunks, []
+        return chunks
 
     def finish(self, origin: float,
                declared: Optional[float]) -> Tuple[np.ndarray, int, float,
@@ -171,8 +200,8 @@ class SoundTrackBuilder:
             declared (float, optional): The file's declared duration (s).
 
         Returns:
-            tuple: float32 [C, S] samples, sample rate, start on the video's
-            time line (s) and layout name.
+            tuple: float32 [C, S] samples (None with ``keep=False``), sample
+            rate, start on the video's time line (s) and layout name.
 
         Raises:
             VideoReadError: No samples, NaN or infinite samples, or
@@ -189,9 +218,14 @@ class SoundTrackBuilder:
                 f'{self.first_non_finite - origin:.3f} s); the sound cannot '
                 'be used, re-encode it with finite samples')
         self._check_loss(origin, declared)
-        samples = np.concatenate(self.chunks, axis=1).astype(np.float32)
+        samples = np.concatenate(self.chunks, axis=1).astype(
+            np.float32) if self.keep else None
         start = 0.0 if self.first_time is None else self.first_time - origin
         return samples, int(self.sample_rate), start, self.layout
+
+    def _emit(self, chunk: np.ndarray) -> None:
+        self.chunks.append(chunk)
+        self.num_samples += chunk.shape[1]
 
     def _append(self, chunk: np.ndarray) -> None:
         finite = np.isfinite(chunk)
@@ -203,8 +237,9 @@ class SoundTrackBuilder:
                 self.first_non_finite = (self.first_time or 0.0) + (
                     self.num_samples + column) / self.sample_rate
             self.num_non_finite += int(chunk.size - finite.sum())
-        self.chunks.append(chunk)
-        self.num_samples += chunk.shape[1]
+        elif chunk.size:
+            self.peak = max(self.peak, float(np.abs(chunk).max()))
+        self._emit(chunk)
 
     def _fill_gap(self, time: Optional[float], frame_samples: int,
                   channels: int) -> None:
@@ -224,8 +259,7 @@ class SoundTrackBuilder:
         self.num_skipped += len(self.pending)
         self.pending = []
         if size:
-            self.chunks.append(np.zeros((channels, size), np.float32))
-            self.num_samples += size
+            self._emit(np.zeros((channels, size), np.float32))
             self.lost += size / rate
             end = begin + size / rate
             self.lost_span = (begin if self.lost_span is None else
@@ -242,6 +276,8 @@ class SoundTrackBuilder:
         message = (f'{self.name}: {self.num_skipped} audio packet(s) do not '
                    f'decode: {self.lost:.3f} s of sound{where} is lost')
         total = declared or self.num_samples / self.sample_rate
+        if self.quiet:
+            return
         if self.lost > MAX_AUDIO_LOSS * total:
             raise VideoReadError(
                 f'{message}, more than {MAX_AUDIO_LOSS:.0%} of its '

@@ -64,6 +64,28 @@ class AudioTrack:
         """Time of the end of the track on the video's time line."""
         return self.start + self.duration
 
+    @property
+    def channels(self) -> int:
+        """Number of channels."""
+        return self.samples.shape[0]
+
+    @property
+    def peak(self) -> float:
+        """Largest absolute sample value."""
+        return float(np.abs(self.samples).max()) if self.samples.size else 0.0
+
+    def chunks(self, size: int = 65536) -> Iterator[np.ndarray]:
+        """The samples in pieces (as :class:`StreamedAudioTrack` gives them).
+
+        Args:
+            size (int): Samples per piece. Defaults to 65536.
+
+        Yields:
+            np.ndarray: float32 [C, <= size] views, in time order.
+        """
+        for begin in range(0, self.samples.shape[1], size):
+            yield self.samples[:, begin:begin + size]
+
 
 @dataclass
 class VideoInfo:
@@ -156,6 +178,53 @@ def _stream_start(stream) -> float:
     return start if start is not None else 0.0
 
 
+def _decode_sound(path: PathLike, builder_args: dict,
+                  allow_truncated: bool) -> Iterator[tuple]:
+    """Decode a file's first audio stream into a :class:`SoundTrackBuilder`.
+
+    Yields the builder after each packet (a streaming caller drains it
+    there), then once more at the end with the file's origin (start of the
+    video's time line) and declared duration: ``(builder, origin,
+    declared)``; the two are None until the end.
+    """
+    av = import_av()
+    name = os.fspath(path)
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            raise VideoReadError(
+                f'{name}: has no audio stream; AVS segments the '
+                'objects that make the sound, so it needs the sound track')
+        stream = container.streams.audio[0]
+        reference = (
+            container.streams.video[0] if container.streams.video else stream)
+        origin = _stream_start(reference)
+        declared = _declared_duration(container, stream)
+        # Planar float, same rate and layout: the samples as they are, so a
+        # downmix is our plain mean (as VGGish does), not FFmpeg's surround
+        # matrix.
+        track = SoundTrackBuilder(name, av.AudioResampler(format='fltp'),
+                                  **builder_args)
+        read_errors: List[Exception] = []
+        for packet in until_error(container.demux(stream), read_errors.append):
+            try:
+                frames = packet.decode()
+            except Exception as error:  # FFmpeg errors come in many types
+                track.skip(packet, error)
+                continue
+            for frame in frames:
+                track.add(frame)
+            yield track, None, None
+        if read_errors or track.pending:
+            track.fail_at_end(
+                read_errors[0] if read_errors else track.pending[-1][2],
+                allow_truncated)
+        track.flush()
+    finally:
+        container.close()
+    yield track, origin, declared
+
+
 def read_audio_track(path: PathLike,
                      allow_truncated: bool = False) -> AudioTrack:
     """Decode the first audio stream of a file (video or audio) with PyAV.
@@ -196,40 +265,98 @@ def read_audio_track(path: PathLike,
             infinite, or (without ``allow_truncated``) decoding fails at the
             end.
     """
-    av = import_av()
-    name = os.fspath(path)
-    container = _open(path)
-    try:
-        if not container.streams.audio:
-            raise VideoReadError(
-                f'{name}: has no audio stream; AVS segments the '
-                'objects that make the sound, so it needs the sound track')
-        stream = container.streams.audio[0]
-        reference = (
-            container.streams.video[0] if container.streams.video else stream)
-        origin = _stream_start(reference)
-        declared = _declared_duration(container, stream)
-        # Planar float, same rate and layout: the samples as they are, so a
-        # downmix is our plain mean (as VGGish does), not FFmpeg's surround
-        # matrix.
-        track = SoundTrackBuilder(name, av.AudioResampler(format='fltp'))
-        read_errors: List[Exception] = []
-        for packet in until_error(container.demux(stream), read_errors.append):
-            try:
-                frames = packet.decode()
-            except Exception as error:  # FFmpeg errors come in many types
-                track.skip(packet, error)
-                continue
-            for frame in frames:
-                track.add(frame)
-        if read_errors or track.pending:
-            track.fail_at_end(
-                read_errors[0] if read_errors else track.pending[-1][2],
-                allow_truncated)
-        track.flush()
-    finally:
-        container.close()
+    for track, origin, declared in _decode_sound(path, {}, allow_truncated):
+        pass
     return AudioTrack(*track.finish(origin, declared))
+
+
+def scan_audio_track(path: PathLike,
+                     allow_truncated: bool = False) -> 'StreamedAudioTrack':
+    """Check a file's sound track as :func:`read_audio_track` does, keeping
+    none of it: a track of any length, in constant memory.
+
+    Args:
+        path (str | PathLike): A video or audio file.
+        allow_truncated (bool): See :func:`read_audio_track`.
+
+    Returns:
+        StreamedAudioTrack: What the track holds (rate, start, layout,
+        length, peak); its :meth:`~StreamedAudioTrack.chunks` decode the
+        file again.
+
+    Raises:
+        VideoReadError: As :func:`read_audio_track`.
+    """
+    for track, origin, declared in _decode_sound(
+            path, dict(keep=False), allow_truncated):
+        track.drain()
+    _, rate, start, layout = track.finish(origin, declared)
+    return StreamedAudioTrack(
+        os.fspath(path), rate, start, layout, track.channels,
+        track.num_samples, track.peak, allow_truncated)
+
+
+def iter_audio_chunks(path: PathLike,
+                      allow_truncated: bool = False) -> Iterator[np.ndarray]:
+    """The samples of a file's sound track, a piece at a time, as
+    :func:`read_audio_track` assembles them (silence where packets do not
+    decode), for a file :func:`scan_audio_track` has checked: no warnings
+    again.
+
+    Args:
+        path (str | PathLike): The file.
+        allow_truncated (bool): See :func:`read_audio_track`.
+
+    Yields:
+        np.ndarray: float32 [C, n] pieces in time order, from the track's
+        start.
+    """
+    for track, _, _ in _decode_sound(path, dict(keep=False, quiet=True),
+                                     allow_truncated):
+        yield from track.drain()
+
+
+@dataclass
+class StreamedAudioTrack:
+    """A file's sound track, checked, and read again piece by piece.
+
+    Has the attributes of :class:`AudioTrack` but ``samples``; what uses a
+    track (the inferencer's audio windows, the overlay writer) reads
+    :meth:`chunks`, so that an hour of sound never sits in memory.
+
+    Attributes:
+        path (str): The file.
+        sample_rate (int): Samples per second.
+        start (float): Time of the first sample on the video's time line.
+        layout (str): FFmpeg channel layout name.
+        channels (int): Channels.
+        num_samples (int): Samples per channel.
+        peak (float): Largest absolute sample value.
+        allow_truncated (bool): Read a truncated file as far as it decodes.
+    """
+
+    path: str
+    sample_rate: int
+    start: float
+    layout: str
+    channels: int
+    num_samples: int
+    peak: float
+    allow_truncated: bool = False
+
+    @property
+    def duration(self) -> float:
+        """Length of the track in seconds."""
+        return self.num_samples / float(self.sample_rate)
+
+    @property
+    def end(self) -> float:
+        """Time of the end of the track on the video's time line."""
+        return self.start + self.duration
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Decode the track again: float32 [C, n] pieces in time order."""
+        return iter_audio_chunks(self.path, self.allow_truncated)
 
 
 def _declared_duration(container, stream) -> Optional[float]:

@@ -211,3 +211,102 @@ def test_megamind_sound_and_frames():
     ]
     np.testing.assert_allclose(times[4:269], np.arange(5, 270) / 23.976,
                                atol=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# Sound read in pieces; videos written frame by frame
+# ---------------------------------------------------------------------------
+def sound_files(tmp_path):
+    """Videos whose sound starts late, has a damaged packet, or is stereo
+    at 44.1 kHz; and Megamind.avi when the machine has it."""
+    late = write_test_video(tmp_path / 'late.mp4', seconds=3.0,
+                            tone_start=1.1)
+    files = [
+        late,
+        corrupt_audio_packets(late, [20], tmp_path / 'hole.mp4'),
+        write_test_video(tmp_path / 'stereo.mkv', seconds=2.0,
+                         sample_rate=44100, channels=2, acodec='flac'),
+    ]
+    return files + ([MEGAMIND] if MEGAMIND else [])
+
+
+def test_a_scanned_track_reads_back_as_read_audio_track(tmp_path):
+    from mmavs.datasets.video_io import scan_audio_track
+    for path in sound_files(tmp_path):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            whole = read_audio_track(path)
+            scanned = scan_audio_track(path)
+        assert (scanned.sample_rate, scanned.start, scanned.layout,
+                scanned.channels) == (whole.sample_rate, whole.start,
+                                      whole.layout, whole.channels), path
+        assert scanned.num_samples == whole.samples.shape[1]
+        assert scanned.duration == whole.duration
+        assert scanned.peak == whole.peak
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # checked once: no warning again
+            pieces = list(scanned.chunks())
+        assert len(pieces) > 1
+        np.testing.assert_array_equal(np.concatenate(pieces, axis=1),
+                                      whole.samples)
+
+
+def test_a_scan_refuses_what_a_read_refuses(tmp_path):
+    from mmavs.datasets.video_io import scan_audio_track
+    whole = write_test_video(tmp_path / 'whole.mp4', seconds=3.0)
+    lossy = corrupt_audio_packets(whole, list(range(10, 20)),
+                                  tmp_path / 'lossy.mp4')
+    for read in (read_audio_track, scan_audio_track):
+        with pytest.raises(VideoReadError, match='lossy.mp4: 10 audio '
+                           r'packet\(s\) do not decode'):
+            read(lossy)
+        with pytest.raises(VideoReadError, match='no audio stream'):
+            read(write_test_video(tmp_path / 'mute.mp4', audio=None))
+
+
+def test_video_writer_streams_the_sound_alongside(tmp_path):
+    """The sound of a scanned file, read again in pieces as frames come,
+    lands where it was: the tone that starts at 1.1 s still does."""
+    from mmavs.datasets.video_io import scan_audio_track
+    from mmavs.datasets.video_writer import VideoWriter
+    source = write_test_video(tmp_path / 'late.mp4', seconds=3.0,
+                              tone_start=1.1)
+    track = scan_audio_track(source)
+    with VideoWriter(tmp_path / 'o.mp4', 10, track) as writer:
+        for frame in iter_video_frames(source):
+            writer.write(frame.image[..., ::-1], frame.time)
+    out = read_audio_track(tmp_path / 'o.mp4')
+    assert out.start == pytest.approx(0, abs=1e-3)
+    assert out.duration == pytest.approx(track.duration, abs=0.07)
+    loud = np.flatnonzero(np.abs(out.samples[0]) > 0.05)
+    assert loud[0] / out.sample_rate == pytest.approx(1.1, abs=0.03)
+
+
+def test_an_unfinished_overlay_plays_up_to_its_last_fragment(tmp_path):
+    """What is on disk while (or after) a writer dies: every complete
+    fragment (a keyframe every 2 s) decodes."""
+    from mmavs.datasets.video_writer import VideoWriter
+    images = synth_frames(100, size=(32, 32))
+    writer = VideoWriter(tmp_path / 'o.mp4', 10)
+    for index, image in enumerate(images):
+        writer.write(image, index / 10)
+    # The file as a killed process would leave it: never closed.
+    unfinished = tmp_path / 'killed.mp4'
+    unfinished.write_bytes((tmp_path / 'o.mp4').read_bytes())
+    writer.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        frames = list(iter_video_frames(unfinished, allow_truncated=True))
+    assert 60 <= len(frames) < 100
+    np.testing.assert_allclose([f.time for f in frames],
+                               np.arange(len(frames)) / 10, atol=1e-3)
+    assert len(list(iter_video_frames(tmp_path / 'o.mp4'))) == 100
+    # An interrupted run ends its sound with its last frames (the sound
+    # goes up to AUDIO_LEAD ahead), not with the 10 s track.
+    audio = AudioTrack(tone(10.0), 16000, 0.0, 'mono')
+    writer = VideoWriter(tmp_path / 'cut.mp4', 10, audio)
+    for index, image in enumerate(images[:30]):
+        writer.write(image, index / 10)
+    writer.close(complete=False)
+    duration = read_audio_track(tmp_path / 'cut.mp4').duration
+    assert 3.0 <= duration <= 2.9 + VideoWriter.AUDIO_LEAD + 0.1

@@ -1,5 +1,6 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 import numpy as np
+import pytest
 import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -112,3 +113,31 @@ def test_hook_draws_every_test_clip_and_every_interval_val_batch(
     monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
     with pytest.raises(RuntimeError, match='no DISPLAY is set'):
         check_display(opencv=False)
+
+
+def test_mask_painter_draws_what_overlay_mask_draws():
+    import cv2
+
+    from mmavs.visualization import MaskPainter, overlay_mask
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)  # BGR
+    mask = np.zeros((40, 50), np.uint8)
+    mask[5:20, 10:30] = 1
+    mask[25:35, 5:15] = 3
+    palette = [[0, 0, 0], [255, 0, 255], [0, 0, 0], [30, 200, 60]]
+    expected = overlay_mask(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), mask,
+                            palette, 0.4)
+    painter = MaskPainter(mask, palette, 0.4, 'bgr')
+    drawn = cv2.cvtColor(painter.draw(frame), cv2.COLOR_BGR2RGB)
+    # OpenCV rounds where overlay_mask truncates: one grey level at most.
+    assert np.abs(drawn.astype(int) - expected).max() <= 1
+    assert (drawn != cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).any()
+    rgb = MaskPainter(mask, palette, 0.4, 'rgb').draw(
+        cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    np.testing.assert_array_equal(rgb, drawn)
+    # The frame is not changed; nothing to draw gives a copy.
+    empty = MaskPainter(np.zeros((40, 50), np.uint8), palette)
+    copy = empty.draw(frame)
+    assert copy is not frame and (copy == frame).all()
+    with pytest.raises(ValueError, match=r'the frame is \(4, 5\)'):
+        painter.draw(frame[:4, :5])

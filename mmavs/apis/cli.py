@@ -14,13 +14,14 @@ and skipped; the exit status is 1 when any input failed, 2 for bad
 arguments (an unusable checkpoint or output folder included).
 """
 import argparse
+import json
 import os.path as osp
 import sys
 import time
 from typing import List, Optional
 
-import mmavs_cli
 from mmavs.datasets.errors import CheckpointError, VideoReadError
+from .cli_args import parse_args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -34,11 +35,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     Returns:
         int: See :func:`run`.
     """
-    return mmavs_cli.main(argv)
+    return run(*parse_args(argv))
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Segment the inputs of parsed ``mmavs-demo`` arguments.
+
+    Each input streams through :meth:`AVSInferencer.iter_frames`: its masks,
+    overlay and summary are written as its frames are segmented, and
+    memory does not grow with its length. Ctrl-C stops after the current
+    frames, leaving their files (the summary marked incomplete).
 
     Args:
         parser (argparse.ArgumentParser): For argument errors.
@@ -49,7 +55,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         reported on stderr), 2 for bad arguments: among them a
         ``--checkpoint`` that cannot be loaded safely or does not fit the
         model, and an ``--out-dir`` that cannot be written (both checked
-        before any input is segmented).
+        before any input is segmented), 130 after Ctrl-C.
     """
     from .inferencer import AVSInferencer
     from .inferencer.preflight import check_device, check_out_dir
@@ -87,10 +93,21 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             failed.append(path)
             print(f'error: {error}', file=sys.stderr)
             continue
+        except KeyboardInterrupt:
+            print(f'interrupted: the files of {path} hold the frames '
+                  'segmented so far (summary.json says "complete": false)',
+                  file=sys.stderr)
+            return 130
         files = result.get('out_files', {})
-        print(f'{path}: {len(result["masks"])} frames '
+        print(f'{path}: {result["num_frames"]} frames '
               f'({result["duration"]:.2f} s, {result["frame_size"][1]}x'
               f'{result["frame_size"][0]}) -> {files.get("dir")}')
+        if args.timing:
+            timing = {
+                key: round(value, 3)
+                for key, value in result['timing'].items()
+            }
+            print('timing: ' + json.dumps(timing))
     done = len(inputs) - len(failed)
     where = f'outputs in {args.out_dir}' if done else 'nothing written'
     print(f'{done} of {len(inputs)} inputs done in '
@@ -102,7 +119,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _run_one(inferencer, path: str, args, used: set) -> dict:
-    """Segment one input; its outputs go to a folder named after it."""
+    """Segment one input, streaming; its outputs go to a folder named
+    after it. Returns the stream's result."""
     from .inferencer.outputs import unique_name
     unique = unique_name(
         osp.splitext(osp.basename(osp.normpath(path)))[0], used)
@@ -114,7 +132,7 @@ def _run_one(inferencer, path: str, args, used: set) -> dict:
             name=unique)
     else:
         item = dict(video=path, name=unique)
-    return inferencer(
+    stream = inferencer.iter_frames(
         item,
         fps=args.fps,
         batch_size=args.batch_size,
@@ -127,6 +145,9 @@ def _run_one(inferencer, path: str, args, used: set) -> dict:
         show=args.show,
         wait_time=args.wait_time,
         img_out_dir=args.img_out_dir)
+    for _ in stream:
+        pass
+    return stream.result
 
 
 if __name__ == '__main__':

@@ -1,24 +1,23 @@
 # Copyright (c) mmavs contributors. All rights reserved.
-"""The ``mmavs-demo`` command's arguments, kept out of the ``mmavs`` package.
+"""The ``mmavs-demo`` command's arguments: the parser and :func:`parse_fps`.
 
 Importing ``mmavs`` registers every component into mmseg's registries,
-which loads torch, mmcv and mmseg (several seconds). The console script
-starts here instead, so that ``--help`` and argument errors answer at
-once; :func:`main` imports :mod:`mmavs.apis.cli` only to run. Nothing here
-may import torch or mmavs.
+which loads torch, mmcv and mmseg (several seconds). So this module
+imports nothing but the standard library: the console script
+(:mod:`mmavs_cli`, a shim at the top level) loads it by its file path,
+without running ``mmavs/__init__``, so that ``--help`` and argument errors
+answer at once, and imports :mod:`mmavs.apis.cli` only to run them.
+Inside the package it is an ordinary module: the inferencer's
+:func:`~mmavs.apis.inferencer.sampling.parse_fps` is this one.
 """
 import argparse
 import math
 import numbers
-import sys
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 
 def parse_fps(value: Union[float, int, str]) -> Union[float, str]:
     """Check a sampling rate: a positive number or ``'all'``.
-
-    The inferencer's :func:`mmavs.apis.inferencer.sampling.parse_fps` is
-    this function.
 
     Args:
         value (float | int | str): E.g. ``1``, ``'2.5'``, ``'all'``.
@@ -151,18 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
         '(default)')
     parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bars')
+    parser.add_argument(
+        '--timing',
+        action='store_true',
+        help='print, per input, the time to the first segmented frame and '
+        'what each stage took (decoding, model, masks, overlay)')
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``mmavs-demo``: parse the arguments, then segment.
+def parse_args(argv: Optional[List[str]] = None
+               ) -> Tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """Parse and check ``mmavs-demo``'s arguments (an error exits with 2).
 
     Args:
         argv (list[str], optional): Arguments without the program name.
             Defaults to ``sys.argv[1:]``.
 
     Returns:
-        int: See :func:`mmavs.apis.cli.run`.
+        tuple: The parser (for later argument errors) and the arguments;
+        :func:`mmavs.apis.cli.run` runs them.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -170,9 +176,4 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error('give --config, --checkpoint or both')
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
-    from mmavs.apis.cli import run
-    return run(parser, args)
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+    return parser, args

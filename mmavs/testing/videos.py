@@ -119,6 +119,90 @@ def write_test_video(path,
     return path
 
 
+def write_long_test_video(path,
+                          seconds: float,
+                          fps: float = 25,
+                          size=(360, 640),
+                          sample_rate: int = 48000,
+                          channels: int = 2,
+                          preset: str = 'ultrafast') -> str:
+    """Write a video of any length, a frame and a block of sound at a time.
+
+    A bright square moves over a dark, textured background and a tone
+    changes pitch every second: the picture and sound change, as in real
+    footage, and memory stays constant whatever ``seconds`` is (for
+    benchmarks of long videos, and for tests that long inputs keep memory
+    flat). H.264 (x264 ``preset``) + AAC.
+
+    Args:
+        path (str | PathLike): Output file (``.mp4``, ``.mkv``, ...).
+        seconds (float): Length.
+        fps (float): Frame rate.
+        size (tuple[int, int]): (H, W), even.
+        sample_rate (int): Audio rate.
+        channels (int): 1 or 2.
+        preset (str): x264 preset. Defaults to ``'ultrafast'``.
+
+    Returns:
+        str: ``path``.
+    """
+    import av
+    path = str(path)
+    height, width = size
+    rng = np.random.default_rng(0)
+    background = (rng.random((height, width, 3)) * 60).astype(np.uint8)
+    side = max(4, min(height, width) // 4)
+    layout = 'mono' if channels == 1 else 'stereo'
+    with av.open(path, 'w') as container:
+        video = container.add_stream('libx264', rate=Fraction(fps))
+        video.height, video.width = size
+        video.pix_fmt = 'yuv420p'
+        video.options = {'preset': preset}
+        audio = container.add_stream('aac', rate=sample_rate)
+        audio.layout = layout
+        resampler = av.AudioResampler(
+            format=audio.codec_context.format.name, layout=layout,
+            rate=sample_rate,
+            frame_size=audio.codec_context.frame_size or 1024)
+        num_frames = int(round(seconds * fps))
+        samples_done = 0
+        for index in range(num_frames):
+            image = background.copy()
+            x = int((index * 7) % max(1, width - side))
+            y = int((index * 3) % max(1, height - side))
+            image[y:y + side, x:x + side] = (40, 200, 230)
+            frame = av.VideoFrame.from_ndarray(image, format='bgr24')
+            frame.pts = index
+            frame.time_base = 1 / Fraction(fps)
+            for packet in video.encode(frame):
+                container.mux(packet)
+            # The sound up to the end of this frame.
+            end = int(round((index + 1) / fps * sample_rate))
+            if end > samples_done:
+                t = np.arange(samples_done, end) / sample_rate
+                pitch = 300.0 + 100.0 * (np.floor(t) % 8)
+                wave = (0.3 * np.sin(2 * np.pi * pitch * t)).astype(
+                    np.float32)
+                block = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(np.tile(wave, (channels, 1))),
+                    format='fltp', layout=layout)
+                block.sample_rate = sample_rate
+                block.pts = samples_done
+                block.time_base = Fraction(1, sample_rate)
+                samples_done = end
+                for out in resampler.resample(block):
+                    for packet in audio.encode(out):
+                        container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for out in resampler.resample(None):
+            for packet in audio.encode(out):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    return path
+
+
 def corrupt_audio_packets(path: str, indices: Sequence[int], out: str) -> str:
     """A copy of a media file with some audio packets damaged in place.
 

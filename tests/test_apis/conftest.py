@@ -57,6 +57,7 @@ def session_inferencer():
 def inferencer(session_inferencer):
     """The shared inferencer with its real (random) VGGish."""
     session_inferencer.interleave_clips = False
+    session_inferencer.quick_start = False  # clips as tests expect them
     session_inferencer.num_frames = 5
     return session_inferencer
 
@@ -70,6 +71,7 @@ def fast_inferencer(session_inferencer):
     vggish = model.audio_backbone
     model.audio_backbone = TinyAudio()
     session_inferencer.interleave_clips = False
+    session_inferencer.quick_start = False  # clips as tests expect them
     session_inferencer.num_frames = 5
     try:
         yield session_inferencer

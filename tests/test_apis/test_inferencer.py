@@ -174,12 +174,18 @@ def test_audio_windows_slice_the_front_end(helpers):
         np.testing.assert_allclose(
             windows.example(centre)[0], expected, rtol=1e-5, atol=1e-5)
     assert np.allclose(windows.example(10.0), SILENCE)
+    # The sound is read once, front to back: no going back.
+    with pytest.raises(RuntimeError, match='was released'):
+        windows.example(1.0)
+    fresh = AudioWindows(AudioTrack(wave[None], 16000))
+    one_second = fresh.example(1.0)
+    np.testing.assert_array_equal(fresh.example(1.0), one_second)  # again
     # A track that starts later is shifted on the video's time line.
     late = AudioWindows(AudioTrack(wave[None], 16000, start=0.3))
-    np.testing.assert_allclose(late.example(1.3), windows.example(1.0))
+    np.testing.assert_allclose(late.example(1.3), one_second)
     # Other rates and channel counts go through the same front end.
     stereo = AudioWindows(AudioTrack(np.stack([wave, wave]), 16000))
-    np.testing.assert_allclose(stereo.example(1.0), windows.example(1.0))
+    np.testing.assert_allclose(stereo.example(1.0), one_second)
 
 
 def test_short_video_is_padded(fast_inferencer, helpers, tmp_path):
@@ -467,7 +473,9 @@ def test_class_model(helpers, tmp_path):
         return_datasamples=True)
     masks, scores = result['masks'], result['scores'].astype(np.float32)
     assert masks.shape == scores.shape == (2, 48, 64)
-    assert masks.max() < 71 and result['num_padded'] == 8
+    # The first frame alone (quick start), then a clip of 1 + 9 padding.
+    assert inferencer.quick_start
+    assert masks.max() < 71 and result['num_padded'] == 9
     assert np.all(scores > 1 / 71 - 1e-3) and np.all(scores <= 1)
     assert len(result['data_samples']) == 2
     logits = result['data_samples'][0].seg_logits.data
@@ -590,3 +598,29 @@ def test_show_return_vis_and_output_folders(fast_inferencer, videos,
                                   fast_inferencer.visualize(
                                       [frames[result['frame_indices'][1]]],
                                       [result['masks'][1]])[0])
+
+
+def test_quick_start_sends_the_first_frame_alone(session_inferencer,
+                                                 videos):
+    """A model that treats frames independently gets the first sample as
+    a one-frame clip (a first mask after one frame's forward pass); the
+    masks are those of plain clips."""
+    session_inferencer.num_frames = 5
+    session_inferencer.interleave_clips = False
+    assert session_inferencer.model.processes_frames_independently
+    source = load_source(videos['mp4'])
+    session_inferencer.quick_start = True
+    batches = list(clip_batches(session_inferencer, source, 1, 'all'))
+    assert [batch.slots for batch in batches[:3]] == [
+        [[0]], [[1, 2, 3, 4, 5]], [[6, 7, 8, 9, 10]]
+    ]
+    assert batches[0].data['inputs']['frames'][0].shape[0] == 1  # T = 1
+    quick = session_inferencer(videos['mp4'], fps='all')
+    session_inferencer.quick_start = False
+    plain = session_inferencer(videos['mp4'], fps='all')
+    np.testing.assert_array_equal(quick['masks'], plain['masks'])
+    np.testing.assert_allclose(quick['scores'].astype(np.float32),
+                               plain['scores'].astype(np.float32),
+                               atol=2e-3)
+    # 32 frames: 1 + 31 in clips of 5, the last one padded by 4.
+    assert (quick['num_padded'], plain['num_padded']) == (4, 3)

@@ -2,8 +2,6 @@
 """Unit tests of the inferencer's stages through their public names:
 sources, sampling, batching and outputs, on tiny hand-made inputs (no
 model; test_inferencer.py runs them end to end)."""
-import json
-import os
 import os.path as osp
 import re
 import warnings
@@ -16,64 +14,28 @@ import soundfile
 import torch
 from mmengine.config import Config
 
-from mmavs.apis.inferencer import outputs
 from mmavs.apis.inferencer.batching import (ClipBatch, ClipBatcher, InOrder,
                                             batch_samples, deal_clips,
                                             split_test_pipeline,
                                             transform_frame)
 from mmavs.apis.inferencer.configs import eval_dataset_class, load_config
 from mmavs.apis.inferencer.preflight import check_device
-from mmavs.apis.inferencer.outputs import (OutputOptions, build_result,
-                                           mask_image, prediction_to_frame,
-                                           summarize, write_outputs)
+from mmavs.apis.inferencer.outputs import mask_image, prediction_to_frame
 from mmavs.apis.inferencer.sampling import (FrameSample, FrameSampler,
                                             parse_fps, window_centre,
                                             window_of)
 from mmavs.apis.inferencer.sources import (
-    InputSource, array_source, check_min_duration, frame_folder_source,
+    array_source, check_min_duration, frame_folder_source,
     infer_frame_rate, list_frame_files, load_source, natural_key, video_source)
 from mmavs.datasets.errors import VideoReadError
-from mmavs.datasets.video_io import AudioTrack, VideoFrame
+from mmavs.testing.inputs import frames_at, make_source, regular, tone_track
 
 SR = 16000
 
 
-def frames_at(times, durations=None, size=(4, 6)):
-    """Synthetic VideoFrames at ``times``; frame i is filled with i."""
-    return [
-        VideoFrame(i, float(t), None if durations is None else durations[i],
-                   np.full(size + (3, ), i % 256, np.uint8))
-        for i, t in enumerate(times)
-    ]
-
-
-def regular(num, rate, first=0, size=(4, 6)):
-    """``num`` frames at ``rate`` fps, the first one at ``first / rate``
-    (times are exact quotients, as decoders give them)."""
-    return frames_at([(first + i) / rate for i in range(num)],
-                     [1.0 / rate] * num, size)
-
-
 def sample_all(frames, fps, nominal=None):
-    sampler = FrameSampler(iter(frames), fps, nominal)
+    sampler = FrameSampler(iter(frames), fps, nominal, record=True)
     return sampler, list(sampler)
-
-
-def track(seconds, amplitude=0.3, start=0.0, sample_rate=SR):
-    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
-    wave = amplitude * np.sin(2 * np.pi * 440 * t)
-    return AudioTrack(wave[None].astype(np.float32), sample_rate, start,
-                      'mono')
-
-
-def make_source(frames, audio=None, rate=None, kind='arrays', name='src'):
-    return InputSource(
-        name=name,
-        source='<array>' if kind == 'arrays' else f'/videos/{name}.mp4',
-        kind=kind,
-        frames=lambda: iter(frames),
-        frame_rate=rate,
-        audio=audio)
 
 
 # ---------------------------------------------------------------------------
@@ -112,7 +74,7 @@ def test_windows():
 def test_sampler_one_fps():
     """AVSBench sampling: the frame on screen mid-second."""
     frames = regular(32, 10)  # 3.2 s at 10 fps
-    sampler = FrameSampler(iter(frames), '1', 10)
+    sampler = FrameSampler(iter(frames), '1', 10, record=True)
     assert sampler.fps == 1.0
     assert sampler.duration is None and sampler.num_frames == 0
     samples = list(sampler)
@@ -473,12 +435,12 @@ def test_batch_samples_transforms_and_pads():
 def test_sampler_facts():
     sampler = FrameSampler(iter(regular(25, 10)), 2, 10)
     assert sampler.facts()['frame_size'] == (0, 0)  # before it ran
-    list(sampler)
+    assert [s.frame_index for s in sampler] == [2, 7, 12, 17, 22]
     facts = sampler.facts()
-    assert facts['frame_size'] == (4, 6)
-    assert facts['duration'] == pytest.approx(2.5)
-    assert facts['num_video_frames'] == 25 and facts['fps'] == 2.0
-    assert [s.frame_index for s in facts['samples']] == [2, 7, 12, 17, 22]
+    assert facts == dict(frame_size=(4, 6), duration=pytest.approx(2.5),
+                         num_video_frames=25, fps=2.0)
+    # A long video leaves no record behind unless asked.
+    assert sampler.samples is None and sampler.num_samples == 5
 
 
 def test_load_config_and_eval_dataset_class(tmp_path):
@@ -676,18 +638,19 @@ def test_array_source_log_mel_examples():
 
 
 def test_infer_frame_rate():
-    assert infer_frame_rate(None, 5, track(5.02), 'x') == 1.0
-    assert isinstance(infer_frame_rate(None, 5, track(5.02), 'x'), float)
-    assert infer_frame_rate(None, 5, track(4.0), 'x') == 1.25
-    assert infer_frame_rate(None, 299, track(10.0), 'x') == 30.0
-    assert infer_frame_rate(None, 2, track(5.0), 'x') == pytest.approx(0.4)
-    assert infer_frame_rate(None, 10, track(4.0), 'x') == 2.5
+    assert infer_frame_rate(None, 5, tone_track(5.02), 'x') == 1.0
+    assert isinstance(infer_frame_rate(None, 5, tone_track(5.02), 'x'), float)
+    assert infer_frame_rate(None, 5, tone_track(4.0), 'x') == 1.25
+    assert infer_frame_rate(None, 299, tone_track(10.0), 'x') == 30.0
+    assert infer_frame_rate(None, 2, tone_track(5.0),
+                            'x') == pytest.approx(0.4)
+    assert infer_frame_rate(None, 10, tone_track(4.0), 'x') == 2.5
     assert infer_frame_rate(2.5, 5, None, 'x') == 2.5
-    assert infer_frame_rate(3, 5, track(9.0), 'x') == 3.0
+    assert infer_frame_rate(3, 5, tone_track(9.0), 'x') == 3.0
     for bad in (0, -1):
         with pytest.raises(
                 ValueError, match='clip: frame_rate must be positive'):
-            infer_frame_rate(bad, 5, track(5.0), 'clip')
+            infer_frame_rate(bad, 5, tone_track(5.0), 'clip')
     with pytest.raises(ValueError, match='clip: give frame_rate'):
         infer_frame_rate(None, 5, None, 'clip')
 
@@ -706,7 +669,7 @@ def test_check_min_duration():
 
 
 def test_declared_lengths_and_expected_samples():
-    source = make_source([], audio=track(3.2), rate=10)
+    source = make_source([], audio=tone_track(3.2), rate=10)
     source.declared_duration, source.declared_frames = 3.2, 32
     source.check_declared_lengths()
     assert source.expected_samples(1.0) == 3
@@ -725,7 +688,7 @@ def test_declared_lengths_and_expected_samples():
     assert source.expected_samples(1.0) == 1
     source.declared_duration = None
     assert source.expected_samples(1.0) is None
-    short = make_source([], audio=track(0.5), name='short')
+    short = make_source([], audio=tone_track(0.5), name='short')
     short.declared_duration = 2.0
     with pytest.raises(
             VideoReadError, match=r'short: the sound track is 0\.50 s long'):
@@ -737,7 +700,7 @@ def test_declared_lengths_and_expected_samples():
 
 def test_check_sound():
     # Sound that ends early, named by the path of a video.
-    source = make_source([], audio=track(1.0), kind='video', name='v')
+    source = make_source([], audio=tone_track(1.0), kind='video', name='v')
     with pytest.warns(UserWarning) as record:
         assert source.check_sound(2.0) is False
     assert [str(w.message) for w in record] == [
@@ -751,20 +714,20 @@ def test_check_sound():
         assert source.check_sound(None) is False
         assert make_source([]).check_sound(2.0) is False  # no audio
     # Silence (peak below -80 dBFS), named by the array's name.
-    quiet = make_source([], audio=track(2.0, amplitude=5e-5), name='q')
+    quiet = make_source([], audio=tone_track(2.0, amplitude=5e-5), name='q')
     with pytest.warns(UserWarning, match='q: the sound track is silent') \
             as record:
         assert quiet.check_sound(2.0) is True
     assert len(record) == 1
     # Both at once.
-    quiet.audio = track(1.0, amplitude=0.0)
+    quiet.audio = tone_track(1.0, amplitude=0.0)
     with pytest.warns(UserWarning) as record:
         assert quiet.check_sound(3.0) is True
     assert len(record) == 2
     assert 'later frames hear silence' in str(record[0].message)
     assert 'silent' in str(record[1].message)
     # A track that starts late ends later.
-    late = make_source([], audio=track(1.0, start=1.0))
+    late = make_source([], audio=tone_track(1.0, start=1.0))
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert late.check_sound(2.0) is False
@@ -789,7 +752,7 @@ def frame_folder(tmp_path):
         cv2.imwrite(
             str(folder / f'frame{number}{ext}'),
             np.full((6, 8, 3), number, np.uint8))
-    soundfile.write(str(folder / 'sound.wav'), track(4.0).samples[0], SR)
+    soundfile.write(str(folder / 'sound.wav'), tone_track(4.0).samples[0], SR)
     (folder / 'notes.txt').write_text('not a frame')
     return folder
 
@@ -984,357 +947,3 @@ def test_mask_image():
     assert coloured.shape == (2, 2, 3) and coloured.dtype == np.uint8
     np.testing.assert_array_equal(
         coloured, [[[0, 0, 0], [0, 0, 255]], [[255, 128, 0], [255, 128, 0]]])
-
-
-def test_summarize():
-    masks = np.zeros((3, 2, 2), np.uint8)
-    masks[0, 0, 0] = 1  # 1/4
-    masks[1, 0] = 1
-    masks[1, 1, 0] = 1  # 3/4
-    result = dict(
-        name='n',
-        source='<array>',
-        masks=masks,
-        timestamps=np.array([0.5, 0.9, 1.5]),
-        frame_indices=np.array([5, 9, 15]),
-        classes=('background', 'dog'),
-        duration=np.float64(1.6000000001),
-        frame_size=(2, 2),
-        frame_rate=None,
-        fps=1.0,
-        audio_silent=np.bool_(False))
-    summary = summarize(result)
-    assert summary['frames'] == [
-        dict(frame_index=5, time=0.5, area=dict(dog=0.25)),
-        dict(frame_index=9, time=0.9, area=dict(dog=0.75)),
-        dict(frame_index=15, time=1.5, area=dict(dog=0.0)),
-    ]
-    assert summary['per_second'] == [
-        dict(second=0, num_frames=2, area=dict(dog=0.5)),
-        dict(second=1, num_frames=1, area=dict(dog=0.0)),
-    ]
-    assert summary['duration'] == 1.6 and summary['frame_rate'] is None
-    assert summary['frame_size'] == [2, 2] and summary['num_frames'] == 3
-    assert summary['classes'] == ['background', 'dog']
-    assert summary['audio_silent'] is False and summary['fps'] == 1.0
-    assert (summary['name'], summary['source']) == ('n', '<array>')
-    assert type(summary['frames'][0]['frame_index']) is int
-    json.dumps(summary)  # plain Python types only
-    # Class ids beyond the names get class_<id>; fractions rounded.
-    masks = np.zeros((2, 3, 1), np.uint8)
-    masks[0, :, 0] = [4, 2, 0]
-    masks[1, :, 0] = [2, 2, 2]
-    summary = summarize(
-        dict(
-            result,
-            masks=masks,
-            timestamps=np.array([0.0, 0.99]),
-            frame_indices=np.array([0, 1]),
-            classes=('background', 'a', 'b'),
-            frame_rate=25,
-            fps='all'))
-    assert summary['frames'][0]['area'] == dict(
-        a=0.0, b=0.333333, class_3=0.0, class_4=0.333333)
-    assert summary['frames'][1]['area'] == dict(
-        a=0.0, b=1.0, class_3=0.0, class_4=0.0)
-    assert summary['per_second'] == [
-        dict(second=0, num_frames=2,
-             area=dict(a=0.0, b=0.666667, class_3=0.0, class_4=0.166667))
-    ]
-    assert summary['classes'] == ['background', 'a', 'b']
-    assert summary['frame_rate'] == 25.0 and summary['fps'] == 'all'
-    # Nothing sampled.
-    empty = summarize(
-        dict(
-            result,
-            masks=np.zeros((0, 2, 2), np.uint8),
-            timestamps=np.zeros(0),
-            frame_indices=np.zeros(0)))
-    assert empty['frames'] == [] and empty['per_second'] == []
-    assert empty['num_frames'] == 0
-
-
-def preds_for(masks, samples, **facts):
-    preds = dict(
-        name='clip',
-        source='<array>',
-        masks=list(masks),
-        scores=[m.astype(np.float16) for m in masks],
-        samples=samples,
-        frame_size=(2, 3),
-        duration=2.0,
-        frame_rate=10.0,
-        num_video_frames=20,
-        fps=1.0,
-        num_padded=3,
-        audio_silent=False)
-    preds.update(facts)
-    return preds
-
-
-def two_samples():
-    masks = [
-        np.array([[1, 0, 0], [0, 0, 0]], np.uint8),
-        np.array([[1, 1, 1], [0, 0, 0]], np.uint8)
-    ]
-    samples = [
-        FrameSample(0, 5, 0.5, 0.5, None, (2, 3)),
-        FrameSample(1, 15, 1.5, 1.5, None, (2, 3))
-    ]
-    return masks, samples
-
-
-def test_build_result():
-    masks, samples = two_samples()
-    result = build_result(preds_for(masks, samples), 5, ['background', 'x'])
-    assert set(result) == {
-        'name', 'source', 'masks', 'scores', 'timestamps', 'frame_indices',
-        'audio_centres', 'frame_size', 'duration', 'frame_rate',
-        'num_video_frames', 'fps', 'num_frames_per_clip', 'num_padded',
-        'audio_silent', 'classes', 'summary'
-    }
-    assert result['masks'].shape == (2, 2, 3)
-    assert result['masks'].dtype == np.uint8
-    assert result['scores'].dtype == np.float16
-    assert result['timestamps'].dtype == np.float64
-    assert result['frame_indices'].dtype == np.int64
-    assert result['audio_centres'].dtype == np.float64
-    np.testing.assert_array_equal(result['frame_indices'], [5, 15])
-    np.testing.assert_array_equal(result['timestamps'], [0.5, 1.5])
-    assert result['classes'] == ('background', 'x')
-    assert result['num_frames_per_clip'] == 5 and result['num_padded'] == 3
-    assert result['frame_size'] == (2, 3)
-    assert [f['area'] for f in result['summary']['frames']
-            ] == [dict(x=0.166667), dict(x=0.5)]
-    empty = build_result(
-        preds_for([], [], frame_size=(4, 5)), 5, ['background', 'x'])
-    assert empty['masks'].shape == (0, 4, 5)
-    assert empty['masks'].dtype == np.uint8
-    assert empty['scores'].shape == (0, 4, 5)
-    assert empty['scores'].dtype == np.float16
-    assert empty['timestamps'].shape == (0, )
-    assert empty['frame_indices'].dtype == np.int64
-    assert empty['summary']['num_frames'] == 0
-
-
-def test_write_outputs_masks_and_summary(tmp_path):
-    masks, samples = two_samples()
-    result = build_result(preds_for(masks, samples), 5, ['background', 'x'])
-
-    def no_draw(frame, mask):
-        raise AssertionError('no overlay was asked for')
-
-    folder = str(tmp_path / 'out' / 'clip')
-    files = write_outputs(
-        folder,
-        make_source([]),
-        result,
-        no_draw,
-        options=OutputOptions(save_overlay=False))
-    assert set(files) == {'dir', 'masks', 'summary'}
-    assert files['dir'] == folder
-    assert files['masks'] == [
-        osp.join(folder, 'masks', '000000.png'),
-        osp.join(folder, 'masks', '000001.png')
-    ]
-    for path, mask in zip(files['masks'], masks):
-        png = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        assert png.dtype == np.uint8 and png.shape == (2, 3)
-        np.testing.assert_array_equal(png, mask * 255)
-    with open(osp.join(folder, 'summary.json')) as file:
-        summary = json.load(file)
-    assert files['summary'] == osp.join(folder, 'summary.json')
-    assert [f['mask_file'] for f in summary['frames']
-            ] == ['masks/000000.png', 'masks/000001.png']
-    assert [f['frame_index'] for f in summary['frames']] == [5, 15]
-    assert summary['num_frames'] == 2 and summary['frame_size'] == [2, 3]
-    # Palette masks are written in colour (BGR on disk, as cv2 reads).
-    palette = [[0, 0, 0], [10, 20, 30]]
-    files = write_outputs(
-        str(tmp_path / 'colour'),
-        make_source([]),
-        result,
-        no_draw,
-        palette=palette,
-        options=OutputOptions(save_overlay=False, save_summary=False))
-    assert set(files) == {'dir', 'masks'}
-    png = cv2.imread(files['masks'][1], cv2.IMREAD_UNCHANGED)
-    np.testing.assert_array_equal(png[0, 0], [30, 20, 10])
-    np.testing.assert_array_equal(png[1, 0], [0, 0, 0])
-    # Nothing but the folder.
-    files = write_outputs(
-        str(tmp_path / 'bare'),
-        make_source([]),
-        result,
-        no_draw,
-        options=OutputOptions(
-            pred_out_dir='', save_overlay=False, save_summary=False))
-    assert files == dict(dir=str(tmp_path / 'bare'))
-    assert osp.isdir(files['dir'])
-    # No masks: nothing to overlay.
-    empty = build_result(preds_for([], []), 5, ['background', 'x'])
-    files = write_outputs(
-        str(tmp_path / 'empty'), make_source([]), empty, no_draw)
-    assert set(files) == {'dir', 'masks', 'summary'}
-    assert files['masks'] == []
-
-
-def recording_overlay(monkeypatch,
-                      source,
-                      masks,
-                      fps,
-                      frame_rate=None,
-                      folder='/tmp/mmavs-overlay-test'):
-    """The overlay of write_outputs with the encoder stubbed: which mask
-    (its value) each frame gets, and the times and rate passed on."""
-    seen, written = [], {}
-
-    def fake_write_video(path, frames, rate, audio):
-        written.update(
-            path=path,
-            times=[time for _, time in frames],
-            rate=rate,
-            audio=audio)
-        return path
-
-    monkeypatch.setattr(outputs, 'write_video', fake_write_video)
-
-    def draw(frame, mask):
-        seen.append(int(mask[0, 0]))
-        return frame
-
-    result = dict(
-        masks=masks,
-        frame_indices=np.full(len(masks), -1),
-        fps=fps,
-        frame_rate=frame_rate,
-        name='x',
-        summary={})
-    files = write_outputs(
-        folder,
-        source,
-        result,
-        draw,
-        options=OutputOptions(pred_out_dir='', save_summary=False))
-    assert files['overlay'] == osp.join(folder, 'overlay.mp4')
-    return seen, written
-
-
-def window_masks(count):
-    return np.arange(
-        count, dtype=np.uint8)[:, None, None] * np.ones((1, 4, 6), np.uint8)
-
-
-def test_overlay_maps_frames_to_windows(monkeypatch):
-    audio = track(1.2)
-    source = make_source(regular(12, 10), audio=audio, rate=10)
-    # fps=2 over 1.2 s: windows centred at 0.25 and 0.75; frames 0-4 fall
-    # in window 0, frames 5-11 in window 1 (window 2 was not sampled).
-    seen, written = recording_overlay(monkeypatch, source, window_masks(2), 2,
-                                      10)
-    assert seen == [0] * 5 + [1] * 7
-    np.testing.assert_allclose(written['times'], np.arange(12) / 10)
-    assert written['rate'] == 10 and written['audio'] is audio
-    # fps='all': each frame its own mask; no frame rate: 25.
-    seen, written = recording_overlay(monkeypatch, source, window_masks(12),
-                                      'all')
-    assert seen == list(range(12)) and written['rate'] == 25.0
-    # The samples of FrameSampler and the overlay agree for fps=1.
-    _, samples = sample_all(regular(12, 10), 1)
-    seen, _ = recording_overlay(monkeypatch, source,
-                                window_masks(len(samples)), 1.0, 10)
-    assert seen == [0] * 12
-
-
-def test_overlay_frame_shows_its_own_mask_at_the_frame_rate(monkeypatch):
-    frames = regular(30, 25)  # times k / 25, as a decoder gives them
-    _, samples = sample_all(frames, 25, 25)
-    assert [s.frame_index for s in samples] == list(range(30))
-    source = make_source(frames, rate=25)
-    seen, _ = recording_overlay(monkeypatch, source, window_masks(30), 25.0,
-                                25)
-    assert seen == list(range(30))
-
-
-def test_write_outputs_overlay(tmp_path):
-    """A real (tiny) overlay: every input frame, with the sound."""
-    pytest.importorskip('av')
-    from mmavs.datasets.video_io import iter_video_frames, probe_video
-    frames = regular(12, 10, size=(16, 16))
-    source = make_source(frames, audio=track(1.2), rate=10)
-    masks = [np.ones((16, 16), np.uint8)]
-    samples = [FrameSample(0, 5, 0.5, 0.5, None, (16, 16))]
-    result = build_result(
-        preds_for(masks, samples, frame_size=(16, 16), duration=1.2), 5,
-        ['background', 'x'])
-
-    def draw(frame, mask):
-        out = frame[..., ::-1].copy()
-        out[mask > 0] = (255, 0, 255)
-        return out
-
-    files = write_outputs(
-        str(tmp_path / 'o'),
-        source,
-        result,
-        draw,
-        options=OutputOptions(pred_out_dir='', save_summary=False))
-    assert set(files) == {'dir', 'overlay'}
-    assert files['overlay'] == str(tmp_path / 'o' / 'overlay.mp4')
-    info = probe_video(files['overlay'])
-    assert info.has_audio and (info.height, info.width) == (16, 16)
-    decoded = list(iter_video_frames(files['overlay']))
-    assert len(decoded) == 12
-    np.testing.assert_allclose([f.time for f in decoded],
-                               np.arange(12) / 10,
-                               atol=1e-3)
-    # Magenta (BGR 255, 0, 255), up to the lossy codec.
-    colour = decoded[6].image.reshape(-1, 3).mean(axis=0)
-    assert colour[0] > 200 and colour[1] < 60 and colour[2] > 200
-
-
-def test_overlay_refuses_a_frame_size_change_after_the_samples():
-    """The sampler saw only sampled frames; the overlay pass decodes all
-    of them and names the first one of another size."""
-    frames = regular(12, 10, size=(16, 16))
-    frames[11] = VideoFrame(11, 1.1, 0.1, np.zeros((8, 8, 3), np.uint8))
-    source = make_source(frames, rate=10, kind='video', name='grows')
-    masks = [np.ones((16, 16), np.uint8)]
-    samples = [FrameSample(0, 5, 0.5, 0.5, None, (16, 16))]
-    result = build_result(
-        preds_for(masks, samples, frame_size=(16, 16), duration=1.2), 5,
-        ['background', 'x'])
-    with pytest.raises(VideoReadError,
-                       match=r'/videos/grows.mp4: the frame size changes '
-                       r'from \(16, 16\) to \(8, 8\) \(H, W\) at frame 11'):
-        write_outputs(
-            None,
-            source,
-            result,
-            lambda frame, mask: frame,
-            options=OutputOptions(return_vis=True, save_overlay=False))
-
-
-def test_write_outputs_leaves_the_result_alone(tmp_path):
-    masks, samples = two_samples()
-    result = build_result(preds_for(masks, samples), 5, ['background', 'x'])
-    before = json.loads(json.dumps(result['summary']))
-    write_outputs(
-        str(tmp_path / 'a'),
-        make_source([]),
-        result,
-        None,
-        options=OutputOptions(save_overlay=False))
-    write_outputs(
-        str(tmp_path / 'b'),
-        make_source([]),
-        result,
-        None,
-        options=OutputOptions(pred_out_dir='', save_overlay=False))
-    with open(tmp_path / 'b' / 'summary.json') as file:
-        summary = json.load(file)
-    # No masks were asked for: none written, none named.
-    assert len(summary['frames']) == 2
-    assert not any('mask_file' in entry for entry in summary['frames'])
-    assert sorted(os.listdir(tmp_path / 'b')) == ['summary.json']
-    assert result['summary'] == before

@@ -5,7 +5,8 @@ it). Debian opencv-doc's Megamind.avi (MPEG-4 + AC-3) is in
 test_bad_inputs.py and test_video_io.py."""
 import pytest
 
-from mmavs.datasets.video_io import probe_video, read_audio_track
+from mmavs.datasets.video_io import (iter_video_frames, probe_video,
+                                     read_audio_track)
 from mmavs.testing.videos import find_test_media
 
 # Every test here reads or writes videos.
@@ -23,6 +24,8 @@ def test_bigbuckbunny_keeps_its_5_1_sound(fast_inferencer, tmp_path):
     assert result['masks'].shape == (5, 720, 1280)
     overlay = result['out_files']['overlay']
     out = probe_video(overlay)
-    assert (out.width, out.height, out.num_frames) == (1280, 720, 132)
+    # A fragmented mp4 declares no frame count: count the decoded ones.
+    assert (out.width, out.height) == (1280, 720)
+    assert sum(1 for _ in iter_video_frames(overlay)) == 132
     track = read_audio_track(overlay)
     assert track.layout == '5.1' and track.samples.shape[0] == 6

@@ -115,11 +115,11 @@ MUTANTS: List[Mutant] = [
         'masks-written-without-pred-out-dir',
         "pred_out_dir='' still writes mask PNGs and names them in the "
         'summary',
-        'mmavs/apis/inferencer/outputs.py',
-        "        if options.pred_out_dir:\n            files['masks'] = [",
-        "        if True:\n            files['masks'] = [",
-        ('tests/test_apis/test_inferencer_stages.py'
-         '::test_write_outputs_leaves_the_result_alone', )),
+        'mmavs/apis/inferencer/writers.py',
+        'if self.folder is not None and options.pred_out_dir:',
+        'if self.folder is not None:',
+        ('tests/test_apis/test_inferencer_outputs.py'
+         '::test_nothing_asked_for_writes_nothing', )),
     Mutant(
         'cuda-test-drops-compiled',
         'the CUDA comparison silently leaves out a kernel that cannot be '

@@ -1,30 +1,30 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """Segment the sounding objects of a video: :class:`AVSInferencer`.
 
-The stages follow mmengine's ``BaseInferencer``; each input streams through
-all of them before the next one starts:
+The stages follow mmengine's ``BaseInferencer``; each input streams
+through all of them, frame by frame (:class:`~.stream.FrameStream`):
 
 .. code:: text
 
-    __call__(inputs)
+    iter_frames(input) / __call__(inputs)
      └─ per input: sources.load_source        (InputSource: frames + sound)
          ├─ preprocess  FrameSampler -> test pipeline per frame
-         │              -> ClipBatcher        (ClipBatch: collated clips)
+         │              -> ClipBatcher        (ClipBatch)   [reader thread]
          ├─ forward     model.test_step       (B*T frame predictions)
-         ├─ InOrder + outputs.prediction_to_frame   (masks at frame size)
-         ├─ postprocess                       (the result dict, summary)
-         └─ outputs.write_outputs             (masks/, overlay.mp4, json)
+         ├─ InOrder + to_frame                (masks at frame size)
+         └─ writers.InputWriter               (masks/, overlay.mp4, json)
+                                              [writer threads]
 
 What each input kind accepts and rejects is in :mod:`.sources`, how frames
 are sampled and paired with sound in :mod:`.sampling`, how they become
-clips in :mod:`.batching`, what is written in :mod:`.outputs`. Frames go
+clips in :mod:`.batching`, what is written in :mod:`.writers`. Frames go
 through the config's test pipeline (e.g. a resize to 224x224), so any frame
 size works.
 """
 import os.path as osp
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, \
-    Set, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Set, Union)
 
 import cv2
 import numpy as np
@@ -34,19 +34,19 @@ from mmengine.dataset import pseudo_collate
 from mmengine.infer.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from tqdm import tqdm
 
 from mmavs.datasets.metainfo import complete_metainfo
-from mmavs.visualization import check_display, overlay_mask
+from mmavs.visualization import MaskPainter, check_display
 from ..model_init import init_model
-from .batching import ClipBatch, InOrder, batch_samples, split_test_pipeline
+from .batching import ClipBatch, batch_samples, split_test_pipeline
 from .configs import eval_dataset_class, load_config
-from .outputs import (WINDOW_NAME, OutputOptions, build_result,
-                      prediction_to_frame, unique_name, write_outputs)
+from .outputs import (OutputOptions, SegmentedFrame, prediction_to_frame,
+                      unique_name)
 from .preflight import check_device, check_out_dir
-from .sampling import FrameSampler, Rate, parse_fps
-from .sources import (InputSource, InputType, check_min_duration,
-                      expand_inputs, folder_videos, load_source)
+from .sampling import FrameSample, FrameSampler, Rate, parse_fps
+from .sources import (InputSource, InputType, expand_inputs, folder_videos,
+                      load_source)
+from .stream import WINDOW_NAME, FrameStream, stack
 
 InputsType = Union[InputType, Sequence[InputType]]
 
@@ -120,6 +120,9 @@ class AVSInferencer(BaseInferencer):
         # needs the least padding (the masks are the same either way).
         self.interleave_clips = not getattr(
             self.model, 'processes_frames_independently', False)
+        # Such models may also take the first frame alone, for a first
+        # mask after one frame's forward pass (see ClipBatcher).
+        self.quick_start = not self.interleave_clips
         meta = dict(getattr(self.model, 'dataset_meta', None) or {})
         if classes is not None:
             meta['classes'] = tuple(classes)
@@ -197,29 +200,39 @@ class AVSInferencer(BaseInferencer):
                    source: InputSource,
                    sampler: FrameSampler,
                    batch_size: int = 1,
+                   audio_of: Optional[Callable[[FrameSample],
+                                               np.ndarray]] = None,
+                   keep_images: bool = False,
                    **kwargs) -> Iterator[ClipBatch]:
         """Sample one input's frames and pack them into batches of clips.
 
         Args:
             source (InputSource): The input.
-            sampler (FrameSampler): Chooses the frames (and records them).
+            sampler (FrameSampler): Chooses the frames.
             batch_size (int): Clips per batch. Defaults to 1.
+            audio_of (Callable, optional): A sample's log-mel example;
+                defaults to a fresh :meth:`InputSource.audio_reader`.
+            keep_images (bool): Hand each sample's decoded frame to its
+                batch (to draw its own overlay). Defaults to False.
 
         Yields:
             ClipBatch: A collated batch for ``model.test_step`` and the
-            sample index of each frame of its clips.
+            samples of its clips.
         """
         rate, fps = source.frame_rate, sampler.fps
         if fps != 'all' and rate and fps > rate * 1.001:
             warnings.warn(f'{source.name}: fps={fps:g} is above the frame '
                           f'rate ({rate:.3g}); frames will repeat')
+        stride = self.clip_stride(source, fps)
         yield from batch_samples(
             sampler,
-            source.audio_example,
+            audio_of or source.audio_reader(),
             self.frame_pipeline,
             source.name,
+            keep_images=keep_images,
+            quick_start=self.quick_start and stride == 1,
             num_frames=self.num_frames,
-            stride=self.clip_stride(source, fps),
+            stride=stride,
             batch_size=batch_size,
             pack=self.pack,
             collate=self.collate_fn)
@@ -251,7 +264,7 @@ class AVSInferencer(BaseInferencer):
                   preds: List[np.ndarray],
                   opacity: float = 0.5,
                   **kwargs) -> List[np.ndarray]:
-        """Draw masks over frames.
+        """Draw masks over frames (as the overlay video does).
 
         Args:
             inputs (list[np.ndarray]): uint8 [H, W, 3] BGR frames.
@@ -263,40 +276,138 @@ class AVSInferencer(BaseInferencer):
         """
         palette = self.dataset_meta['palette']
         return [
-            overlay_mask(
-                cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), mask, palette, opacity)
-            for frame, mask in zip(inputs, preds)
+            cv2.cvtColor(
+                MaskPainter(mask, palette, opacity, 'bgr').draw(frame),
+                cv2.COLOR_BGR2RGB) for frame, mask in zip(inputs, preds)
         ]
 
     def postprocess(self,
-                    preds: Dict[str, Any],
+                    preds: List[SegmentedFrame],
                     visualization: Optional[List[np.ndarray]] = None,
                     return_datasample: bool = False,
+                    stream_result: Optional[dict] = None,
                     **kwargs) -> dict:
-        """Stack one input's per-frame outputs into the result dict.
+        """Stack one input's segmented frames into the result dict.
 
         Args:
-            preds (dict): ``masks``, ``scores`` (lists of [H, W] arrays),
-                ``samples`` (list of :class:`FrameSample`),
-                ``data_samples`` and the input's facts (``name``,
-                ``source``, ``duration``, ...).
+            preds (list[SegmentedFrame]): The input's frames, in order.
             visualization (list[np.ndarray], optional): Unused (overlays
-                go to the overlay video).
-            return_datasample (bool): Keep the model's ``SegDataSample`` s
-                (at the model's input size) under ``data_samples``.
+                come with the frames).
+            return_datasample (bool): Add the model's ``SegDataSample`` s
+                (at the model's input size) as ``data_samples``.
+            stream_result (dict, optional): :attr:`FrameStream.result`.
 
         Returns:
-            dict: See :func:`~mmavs.apis.inferencer.outputs.build_result`.
+            dict: ``stream_result`` plus ``masks`` (uint8 [N, H, W]) and
+            ``scores`` (float16 [N, H, W]) unless the frames dropped theirs,
+            ``timestamps``, ``frame_indices`` and ``audio_centres`` ([N]
+            each).
         """
-        result = build_result(preds, self.num_frames,
-                              self.dataset_meta['classes'])
+        result = dict(stream_result or {})
+        size = result.get('frame_size', (0, 0))
+        if not preds or preds[0].mask is not None:
+            result.update(
+                masks=stack(preds, 'mask', size, np.uint8),
+                scores=stack(preds, 'score', size, np.float16))
+        result.update(
+            timestamps=np.array([f.time for f in preds], np.float64),
+            frame_indices=np.array([f.frame_index for f in preds], np.int64),
+            audio_centres=np.array([f.audio_centre for f in preds],
+                                   np.float64))
         if return_datasample:
-            result['data_samples'] = preds['data_samples']
+            result['data_samples'] = [f.data_sample for f in preds]
         return result
 
     # ------------------------------------------------------------------
     # The call
     # ------------------------------------------------------------------
+    def _options(self, save_masks: bool, pred_out_dir: str, **kwargs
+                 ) -> OutputOptions:
+        return OutputOptions(
+            pred_out_dir=pred_out_dir if save_masks else '',
+            progress=self.show_progress,
+            **kwargs)
+
+    def iter_frames(self,
+                    input: InputType,
+                    fps: Rate = 1.0,
+                    batch_size: int = 1,
+                    out_dir: Optional[str] = None,
+                    save_masks: bool = True,
+                    save_overlay: bool = True,
+                    save_summary: bool = True,
+                    opacity: float = 0.5,
+                    allow_truncated: bool = False,
+                    return_datasamples: bool = False,
+                    show: bool = False,
+                    wait_time: float = 0,
+                    return_vis: bool = False,
+                    pred_out_dir: str = 'masks',
+                    img_out_dir: str = '',
+                    name: Optional[str] = None) -> FrameStream:
+        """Segment one input frame by frame, writing its files as it goes.
+
+        Memory does not grow with the video: frames are decoded, segmented
+        and written as they come, and each segmented frame is handed to the
+        caller and then forgotten. This is the form for long videos (what
+        ``mmavs-demo`` uses); :meth:`__call__` collects the frames.
+
+        Args:
+            input (str | dict): One input (see the class docstring).
+            name (str, optional): Name of its output folder
+                (``out_dir/<name>``); defaults to the input's name.
+            fps, batch_size, out_dir, save_masks, save_overlay,
+                save_summary, opacity, allow_truncated, return_datasamples,
+                show, wait_time, return_vis, pred_out_dir, img_out_dir: As
+                in :meth:`__call__`; ``return_datasamples`` and
+                ``return_vis`` fill each frame's ``data_sample`` and
+                ``visualization``.
+
+        Returns:
+            FrameStream: Iterate it for the
+            :class:`~mmavs.apis.inferencer.outputs.SegmentedFrame` s, in
+            order; then ``stream.result`` holds the input's facts, summary
+            and files. Breaking off (or an error, or Ctrl-C) leaves the files
+            of the frames so far, with the summary marked incomplete.
+
+        Raises:
+            VideoReadError: The input is missing, unreadable, too short, or
+                lacks its audio or video stream (before any frame).
+            ValueError: Bad arguments.
+            OSError: ``out_dir`` cannot be written (checked first).
+
+        Examples:
+            >>> stream = inferencer.iter_frames('long_video.mp4',
+            ...                                 out_dir='outputs')
+            >>> for frame in stream:
+            ...     print(frame.time, frame.mask.mean())
+            >>> stream.result['out_files']['overlay']
+        """
+        fps = parse_fps(fps)
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if out_dir is not None:
+            check_out_dir(out_dir)
+        if show:
+            check_display(window=WINDOW_NAME)
+        source = load_source(input, 0, allow_truncated)
+        return self._stream(
+            source, fps, batch_size,
+            None if out_dir is None else osp.join(out_dir, name
+                                                  or source.name),
+            self._options(save_masks, pred_out_dir, img_out_dir=img_out_dir,
+                          save_overlay=save_overlay,
+                          save_summary=save_summary, show=show,
+                          wait_time=wait_time, return_vis=return_vis),
+            opacity, return_datasamples)
+
+    def _stream(self, source: InputSource, fps: Rate, batch_size: int,
+                folder: Optional[str], options: OutputOptions,
+                opacity: float, return_datasamples: bool,
+                keep_summary_frames: bool = False) -> FrameStream:
+        return FrameStream(self, source, fps, batch_size, folder, options,
+                           opacity, return_datasamples, keep_summary_frames)
+
     def __call__(self,
                  inputs: InputsType,
                  fps: Rate = 1.0,
@@ -312,13 +423,18 @@ class AVSInferencer(BaseInferencer):
                  wait_time: float = 0,
                  return_vis: bool = False,
                  pred_out_dir: str = 'masks',
-                 img_out_dir: str = '') -> Union[dict, List[dict]]:
+                 img_out_dir: str = '',
+                 return_masks: bool = True) -> Union[dict, List[dict]]:
         """Segment the sounding objects of one or more inputs.
 
-        Each input is decoded once, streaming: frames are sampled, resized
-        and batched as they are decoded, so memory holds a block of resized
-        frames, not the video. The returned masks and scores, at the frame
-        size, are held in memory (N * H * W * 3 bytes per input).
+        Each input streams through :meth:`iter_frames` (decoded once for
+        the model, once more for the overlay video, written as it goes);
+        this collects its frames into arrays. What that costs: the masks
+        and scores at the frame size, N * H * W * 3 bytes per input (a
+        minute of 1080p at ``fps='all'``: 9 GB), plus the data samples and
+        overlays when asked for. For long videos pass
+        ``return_masks=False`` (the files are written all the same) or
+        iterate :meth:`iter_frames`.
 
         Args:
             inputs (str | dict | list): One input or a list; see the class
@@ -331,10 +447,10 @@ class AVSInferencer(BaseInferencer):
                 number; 0/255 PNGs for binary models, palette-coloured RGB
                 PNGs (AVSS ground-truth format) for class models),
                 ``overlay.mp4`` (every frame of the input with the mask of
-                its window drawn on it, H.264, with the original sound
-                re-encoded as AAC) and ``summary.json`` (see
-                :func:`~mmavs.apis.inferencer.outputs.summarize`). Inputs
-                with the same name get ``_1``, ``_2``, ... suffixes.
+                its window drawn on it, H.264 in fragmented mp4, with the
+                original sound re-encoded as AAC) and ``summary.json`` (see
+                :class:`~mmavs.apis.inferencer.outputs.SummaryBuilder`).
+                Inputs with the same name get ``_1``, ``_2``, ... suffixes.
             opacity (float): Mask opacity in the overlay. Defaults to 0.5.
             allow_truncated (bool): Use the decodable part of a truncated
                 file (with a warning) instead of raising. Defaults to False.
@@ -345,36 +461,37 @@ class AVSInferencer(BaseInferencer):
                 show, as in mmseg's inferencer; see
                 :class:`~mmavs.apis.inferencer.outputs.OutputOptions`
                 (``save_masks=False`` is ``pred_out_dir=''``).
+            return_masks (bool): Return ``masks`` and ``scores`` (and the
+                summary's per-frame entries). Defaults to True.
 
         Returns:
             dict | list[dict]: For a single input a dict, for a list a list
             of dicts: ``masks`` (uint8 [N, H, W] at the frame size),
-            ``scores``, ``timestamps``, ... as listed in
-            :func:`~mmavs.apis.inferencer.outputs.build_result`, plus
-            ``out_files`` (with ``out_dir``), ``data_samples`` (with
-            ``return_datasamples``) and ``visualization`` (with
-            ``return_vis``).
+            ``scores`` (float16 [N, H, W]), ``timestamps``,
+            ``frame_indices``, ``audio_centres`` ([N] each) and what
+            :attr:`FrameStream.result` holds (``summary``, ``duration``,
+            ``frame_size``, ``timing``, ...), with ``out_files`` (``dir``,
+            ``masks`` (a list of files), ``overlay``, ``summary``,
+            ``images``) when ``out_dir`` is given, ``data_samples`` with
+            ``return_datasamples`` and ``visualization`` (uint8 [N, H, W,
+            3] RGB) with ``return_vis``.
 
         Raises:
             VideoReadError: An input is missing, unreadable, truncated, too
                 short, or lacks its audio or video stream.
             ValueError: Bad arguments (``fps``, array shapes, ...).
-            OSError: ``out_dir`` cannot be written (checked first).
+            OSError: ``out_dir`` cannot be written (checked first), or a
+                file cannot be written (named in the message).
         """
         fps = parse_fps(fps)
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         if out_dir is not None:
             check_out_dir(out_dir)  # before, not after, the first video
-        options = OutputOptions(
-            pred_out_dir=pred_out_dir if save_masks else '',
-            img_out_dir=img_out_dir,
-            save_overlay=save_overlay,
-            save_summary=save_summary,
-            show=show,
-            wait_time=wait_time,
-            return_vis=return_vis,
-            progress=self.show_progress)
+        options = self._options(
+            save_masks, pred_out_dir, img_out_dir=img_out_dir,
+            save_overlay=save_overlay, save_summary=save_summary, show=show,
+            wait_time=wait_time, return_vis=return_vis)
         if show:
             check_display(window=WINDOW_NAME)
         single = not isinstance(inputs, (list, tuple)) and not folder_videos(
@@ -383,75 +500,35 @@ class AVSInferencer(BaseInferencer):
         results = []
         for position, item in enumerate(self._inputs_to_list(inputs)):
             source = load_source(item, position, allow_truncated)
-            result = self.infer_source(source, fps, batch_size,
-                                       return_datasamples)
-            if out_dir is not None or options.needs_frames(False):
-                folder = None if out_dir is None else osp.join(
-                    out_dir, unique_name(source.name, used_names))
-                files = write_outputs(
-                    folder,
-                    source,
-                    result,
-                    draw=lambda frame, mask: self.visualize([frame], [mask],
-                                                            opacity)[0],
-                    palette=None if self.binary else
-                    self.dataset_meta['palette'],
-                    options=options)
-                if return_vis:
-                    result['visualization'] = files.pop('visualization')
-                if out_dir is not None:
-                    result['out_files'] = files
+            folder = None if out_dir is None else osp.join(
+                out_dir, unique_name(source.name, used_names))
+            stream = self._stream(source, fps, batch_size, folder, options,
+                                  opacity, return_datasamples,
+                                  keep_summary_frames=return_masks)
+            frames = []
+            for frame in stream:
+                if not return_masks:  # the files have them
+                    frame.mask = frame.score = None
+                frames.append(frame)
+            result = self.postprocess(frames, None, return_datasamples,
+                                      stream.result)
+            if return_vis:
+                result['visualization'] = stack(
+                    frames, 'visualization',
+                    tuple(result['frame_size']) + (3, ), np.uint8)
+            if 'out_files' in result:
+                result['out_files'] = self._file_lists(result['out_files'])
             results.append(result)
         return results[0] if single else results
 
-    def infer_source(self,
-                     source: InputSource,
-                     fps: Rate = 1.0,
-                     batch_size: int = 1,
-                     return_datasamples: bool = False) -> dict:
-        """Run one input through preprocess, forward and postprocess.
-
-        Args:
-            source (InputSource): The input.
-            fps (float | str): See :meth:`__call__`.
-            batch_size (int): Clips per forward pass.
-            return_datasamples (bool): See :meth:`__call__`.
-
-        Returns:
-            dict: The input's result (see :meth:`__call__`), without
-            ``out_files``.
-        """
-        source.check_declared_lengths()
-        sampler = FrameSampler(source.frames(), fps, source.frame_rate,
-                               source.label)
-        in_order = InOrder()
-        masks: List[np.ndarray] = []
-        scores: List[np.ndarray] = []
-        data_samples: List[Any] = []
-        with tqdm(total=source.expected_samples(sampler.fps),
-                  desc=source.name, unit='frame',
-                  disable=not self.show_progress) as progress:
-            for batch in self.preprocess(source, sampler, batch_size):
-                for index, pred in in_order.put(batch,
-                                                self.forward(batch.data)):
-                    mask, score = self.to_frame(pred,
-                                                sampler.samples[index].shape)
-                    masks.append(mask)
-                    scores.append(score)
-                    if return_datasamples:
-                        data_samples.append(pred.cpu())
-                    progress.update(1)
-        in_order.check_complete()
-        check_min_duration(source.label, 'video', sampler.duration)
-        silent = source.check_sound(sampler.duration)
-        preds = dict(
-            name=source.name,
-            source=source.source,
-            masks=masks,
-            scores=scores,
-            data_samples=data_samples,
-            frame_rate=source.frame_rate,
-            num_padded=in_order.num_padded,
-            audio_silent=silent,
-            **sampler.facts())
-        return self.postprocess(preds, None, return_datasamples)
+    @staticmethod
+    def _file_lists(files: Dict[str, Any]) -> Dict[str, Any]:
+        """Out files with the mask and image folders as lists of files."""
+        files = dict(files)
+        for key in ('masks', 'images'):
+            if key in files:
+                count = files.pop(f'num_{key}')
+                files[key] = [
+                    osp.join(files[key], f'{k:06d}.png') for k in range(count)
+                ]
+        return files

@@ -15,8 +15,9 @@ whose audio repeats the clip's last real example, flagged
 ``frame_valid=False``; padded frames produce no output.
 """
 import copy
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
+from dataclasses import dataclass, field, replace
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Tuple)
 
 import numpy as np
 from mmcv.transforms import Compose
@@ -118,10 +119,15 @@ class ClipBatch:
         data (dict): The collated batch for ``model.test_step``.
         slots (list[list[int]]): Per clip, the sample index of each of its
             T frames (-1 for padding).
+        samples (dict[int, Any]): The :class:`~.sampling.FrameSample` of
+            each sample index of the batch; their ``image`` (the decoded
+            frame) only when the batcher keeps images (to draw a sample's
+            own overlay), else None.
     """
 
     data: dict
     slots: List[List[int]]
+    samples: Dict[int, Any] = field(default_factory=dict)
 
 
 class ClipBatcher:
@@ -140,14 +146,27 @@ class ClipBatcher:
             transformed frame's ``img_shape``, ``scale_factor``, ...).
         black (np.ndarray): The transformed black frame that pads clips.
         name (str): The input's name (``clip_name`` of its clips).
+        keep_images (bool): Hand each sample's decoded frame to its batch
+            (in :attr:`ClipBatch.samples`). Defaults to False.
+        quick_start (bool): Send the first sample alone, as a one-frame
+            clip, so that the first mask comes after one frame's forward
+            pass instead of a whole batch's. Only for models that treat
+            frames independently (``stride=1``), whose masks do not depend
+            on the clips. Defaults to False.
     """
 
     def __init__(self, num_frames: int, stride: int, batch_size: int,
                  pack: Callable[[dict], dict], collate: Callable[[list],
                                                                  dict],
-                 clip_meta: dict, black: np.ndarray, name: str) -> None:
+                 clip_meta: dict, black: np.ndarray, name: str,
+                 keep_images: bool = False,
+                 quick_start: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if quick_start and stride != 1:
+            raise ValueError('quick_start needs stride=1: models that mix '
+                             'the frames of a clip need whole clips')
+        self.quick_start = quick_start
         self.num_frames = num_frames
         self.stride = stride
         self.batch_size = batch_size
@@ -156,12 +175,17 @@ class ClipBatcher:
         self.clip_meta = dict(clip_meta)
         self.black = black
         self.name = name
+        self.keep_images = keep_images
         self.num_clips = 0
         self._block: List[Tuple[int, np.ndarray, np.ndarray]] = []
         self._clips: List[Tuple[dict, List[int]]] = []
+        self._samples: Dict[int, Any] = {}
 
-    def add(self, index: int, image: np.ndarray,
-            example: np.ndarray) -> Iterator[ClipBatch]:
+    def add(self,
+            index: int,
+            image: np.ndarray,
+            example: np.ndarray,
+            sample: Optional[Any] = None) -> Iterator[ClipBatch]:
         """Add one sample; yields the batches it completes.
 
         Args:
@@ -169,12 +193,20 @@ class ClipBatcher:
             image (np.ndarray): The transformed frame.
             example (np.ndarray): Its audio, float32 [1, 96, 64] (or a
                 feature vector).
+            sample (FrameSample, optional): The sample, handed to its batch
+                (its decoded frame only when ``keep_images``).
 
         Yields:
             ClipBatch: Every batch that is now full.
         """
+        if sample is not None:
+            self._samples[index] = sample if self.keep_images else \
+                replace(sample, image=None)
         self._block.append((index, image, example))
-        if len(self._block) == self.stride * self.num_frames:
+        if self.quick_start and not self.num_clips:
+            self._deal(num_frames=1)
+            yield from self._batches(final=True)
+        elif len(self._block) == self.stride * self.num_frames:
             self._deal()
             yield from self._batches(final=False)
 
@@ -188,18 +220,19 @@ class ClipBatcher:
             self._deal()
         yield from self._batches(final=True)
 
-    def _deal(self) -> None:
+    def _deal(self, num_frames: Optional[int] = None) -> None:
         block = self._block
-        for positions in deal_clips(len(block), self.stride, self.num_frames):
+        num_frames = num_frames or self.num_frames
+        for positions in deal_clips(len(block), self.stride, num_frames):
             real = [block[p] for p in positions if p >= 0]
-            pad = self.num_frames - len(real)
+            pad = num_frames - len(real)
             results = dict(self.clip_meta)
             results.update(
                 imgs=[entry[1] for entry in real] + [self.black] * pad,
                 audio=np.stack([entry[2] for entry in real] +
                                [real[-1][2]] * pad),
                 ori_shape=results['img_shape'],
-                num_frames=self.num_frames,
+                num_frames=num_frames,
                 clip_name=self.name,
                 sample_idx=self.num_clips,
                 frame_valid=[1] * len(real) + [0] * pad)
@@ -213,9 +246,13 @@ class ClipBatcher:
         while len(self._clips) >= self.batch_size or (final and self._clips):
             chunk = self._clips[:self.batch_size]
             del self._clips[:self.batch_size]
+            slots = [slots for _, slots in chunk]
+            samples = {
+                slot: self._samples.pop(slot)
+                for clip in slots for slot in clip if slot in self._samples
+            }
             yield ClipBatch(
-                self.collate([packed for packed, _ in chunk]),
-                [slots for _, slots in chunk])
+                self.collate([packed for packed, _ in chunk]), slots, samples)
 
 
 def transform_frame(frame_pipeline: Callable[[dict], dict], image: np.ndarray,
@@ -251,7 +288,9 @@ def transform_frame(frame_pipeline: Callable[[dict], dict], image: np.ndarray,
 
 def batch_samples(samples: Iterable[Any],
                   audio_of: Callable[[Any], np.ndarray],
-                  frame_pipeline: Callable[[dict], dict], name: str,
+                  frame_pipeline: Callable[[dict], dict],
+                  name: str,
+                  keep_images: bool = False,
                   **batcher_args) -> Iterator[ClipBatch]:
     """Transform frames as they are sampled and yield batches of clips.
 
@@ -266,8 +305,11 @@ def batch_samples(samples: Iterable[Any],
         frame_pipeline (Callable[[dict], dict]): See
             :func:`transform_frame`.
         name (str): The input's name.
+        keep_images (bool): Hand the decoded frames to the batches (see
+            :attr:`ClipBatch.samples`). Defaults to False.
         **batcher_args: ``num_frames``, ``stride``, ``batch_size``,
-            ``pack`` and ``collate`` of :class:`ClipBatcher`.
+            ``pack``, ``collate`` and ``quick_start`` of
+            :class:`ClipBatcher`.
 
     Yields:
         ClipBatch: Full batches, then the padded last ones.
@@ -288,9 +330,10 @@ def batch_samples(samples: Iterable[Any],
                 },
                 black=black['imgs'][0],
                 name=name,
+                keep_images=keep_images,
                 **batcher_args)
         yield from batcher.add(sample.index, transformed['imgs'][0],
-                               audio_of(sample))
+                               audio_of(sample), sample)
     if batcher is not None:
         yield from batcher.finish()
 

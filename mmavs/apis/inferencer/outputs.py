@@ -1,33 +1,22 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """What the inferencer makes of the model's predictions: masks at the frame
-size, mask PNGs, the overlay video and the JSON summary.
+size, mask images and the JSON summary.
 
 The model predicts at its input size; logits are resized bilinearly to the
 frame size (as mmseg's ``postprocess_result`` does, one frame at a time so
 that memory does not grow with the batch) and thresholded (one output
-channel) or arg-maxed (classes). The overlay video has every frame of the
-input, at its times, with the mask of the window the frame falls in
-(``fps='all'``: its own mask), and the input's sound re-encoded as AAC.
+channel) or arg-maxed (classes). The summary is built as frames come
+(:class:`SummaryBuilder`); the files are written by
+:mod:`.writers`.
 """
-import os.path as osp
+import json
+import os
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Set, Tuple)
+from typing import Dict, List, Optional, Sequence, Set, TextIO, Tuple
 
-import cv2
-import mmcv
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.fileio import dump
-from mmengine.utils import mkdir_or_exist
-
-from mmavs.datasets.errors import VideoReadError
-from mmavs.datasets.video_io import VideoFrame
-from mmavs.datasets.video_writer import write_video
-from mmavs.visualization import check_display
-from .sampling import window_of
-from .sources import InputSource
 
 #: The window ``show=True`` draws in.
 WINDOW_NAME = 'mmavs'
@@ -138,8 +127,8 @@ class OutputOptions:
             key. Defaults to 0.
         return_vis (bool): Return the overlays of the segmented frames
             (``visualization``, uint8 [N, H, W, 3] RGB). Defaults to False.
-        progress (bool): A progress bar over the frames drawn. Defaults to
-            False.
+        progress (bool): A progress bar over the segmented frames. Defaults
+            to False.
     """
 
     pred_out_dir: str = 'masks'
@@ -151,283 +140,222 @@ class OutputOptions:
     return_vis: bool = False
     progress: bool = False
 
-    def needs_frames(self, writes_files: bool) -> bool:
-        """Whether the input must be decoded again to draw overlays."""
-        return bool(self.show or self.return_vis or writes_files and (
-            self.save_overlay or self.img_out_dir))
+    def needs_own_overlays(self, writes_files: bool) -> bool:
+        """Whether each segmented frame's own overlay is drawn (to show,
+        return or save it)."""
+        return bool(self.show or self.return_vis
+                    or writes_files and self.img_out_dir)
 
 
-def overlay_frames(
-        source: InputSource, masks: np.ndarray, frame_indices: np.ndarray,
-        fps, draw: Callable[[np.ndarray, np.ndarray], np.ndarray]
-) -> Iterator[Tuple[VideoFrame, np.ndarray, Optional[np.ndarray], int]]:
-    """Decode the input again and draw each frame's mask on it.
+@dataclass
+class SegmentedFrame:
+    """One segmented frame, as :meth:`AVSInferencer.iter_frames` yields it.
 
-    Frames that were not sampled (``fps`` below the frame rate) show the
-    mask of the window they fall in, so an overlay video built from them
-    has the input's frames, timing and duration.
-
-    Args:
-        source (InputSource): The input.
-        masks (np.ndarray): uint8 [N, H, W], one per sample.
-        frame_indices (np.ndarray): [N] the frame each sample was taken
-            from.
-        fps (float | str): The sampling rate the masks were made at.
-        draw (Callable): ``draw(bgr_frame, mask) -> rgb_overlay``.
-
-    Yields:
-        tuple: The frame, its overlay (RGB), and, when it is the frame a
-        sample was taken from, that sample's overlay (with the sample's own
-        mask) and index; else None and -1.
+    Attributes:
+        index (int): Its position among the input's segmented frames.
+        frame_index (int): The frame's position in the input.
+        time (float): Its presentation time (s).
+        audio_centre (float): Centre (s) of its 0.96 s audio window.
+        mask (np.ndarray): uint8 [H, W] at the frame size: 0/1, or class
+            ids.
+        score (np.ndarray): float16 [H, W]: the foreground probability (one
+            output channel) or the top class probability.
+        data_sample (SegDataSample, optional): The model's prediction (at
+            its input size), when asked for.
+        visualization (np.ndarray, optional): uint8 [H, W, 3] RGB, the
+            frame with its mask drawn on it, when asked for (``show``,
+            ``return_vis``, ``img_out_dir``).
     """
-    last = len(masks) - 1
-    own: Dict[int, int] = {}
-    for k, index in enumerate(frame_indices):
-        own.setdefault(int(index), k)
-    for frame in source.frames():
-        if frame.image.shape[:2] != masks.shape[1:]:
-            # Past the last sampled frame, nothing else has looked.
-            raise VideoReadError(
-                f'{source.label}: the frame size changes from '
-                f'{masks.shape[1:]} to {frame.image.shape[:2]} (H, W) at '
-                f'frame {frame.index}; a video must keep one size')
-        if fps == 'all':
-            k = min(frame.index, last)
-        else:
-            k = min(window_of(frame.time, fps), last)
-        overlay = draw(frame.image, masks[k])
-        sample = own.get(frame.index, -1)
-        if sample < 0:
-            yield frame, overlay, None, -1
-        else:
-            yield frame, overlay, overlay if sample == k else draw(
-                frame.image, masks[sample]), sample
+
+    index: int
+    frame_index: int
+    time: float
+    audio_centre: float
+    mask: np.ndarray
+    score: np.ndarray
+    data_sample: object = None
+    visualization: Optional[np.ndarray] = None
 
 
-def write_outputs(folder: Optional[str],
-                  source: InputSource,
-                  result: dict,
-                  draw: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                  palette: Optional[Sequence[Sequence[int]]] = None,
-                  options: OutputOptions = OutputOptions()) -> Dict[str, Any]:
-    """Write (and show) one input's outputs.
-
-    Mask PNGs go to ``folder/<pred_out_dir>/<k>.png``, the overlay video to
-    ``folder/overlay.mp4``, the overlays of the segmented frames to
-    ``folder/<img_out_dir>/<k>.png`` and the summary to
-    ``folder/summary.json``; the overlays are drawn in one more decoding
-    pass, which also feeds ``show`` and ``return_vis``.
+def area_fractions(mask: np.ndarray, num_classes: int) -> np.ndarray:
+    """The fraction of the frame each class covers.
 
     Args:
-        folder (str, optional): The input's output folder; None writes no
-            file (for ``show`` / ``return_vis`` alone).
-        source (InputSource): The input.
-        result (dict): Its result (``masks``, ``frame_indices``, ``fps``,
-            ``frame_rate``, ``summary``, ``name``).
-        draw (Callable): ``draw(bgr_frame, mask) -> rgb_overlay``.
-        palette (Sequence[Sequence[int]], optional): Colours of class masks;
-            None writes 0/255 binary masks.
-        options (OutputOptions): What to write and show.
+        mask (np.ndarray): uint8 [H, W] class ids.
+        num_classes (int): Classes to count (at least).
 
     Returns:
-        dict: ``dir`` and, as written, ``masks`` (list of paths),
-        ``overlay``, ``images`` (list of paths) and ``summary``; with
-        ``return_vis`` also ``visualization`` (the overlays, not a file).
-
-    Raises:
-        OSError: A file cannot be written.
+        np.ndarray: float64 [max(num_classes, mask.max() + 1)].
     """
-    files: Dict[str, Any] = dict(dir=folder)
-    masks = result['masks']
-    if folder is not None:
-        mkdir_or_exist(folder)
-        if options.pred_out_dir:
-            files['masks'] = [
-                _write_image(
-                    osp.join(folder, options.pred_out_dir, f'{k:06d}.png'),
-                    mask_image(mask, palette), 'mask')
-                for k, mask in enumerate(masks)
-            ]
-    writes_files = folder is not None
-    if len(masks) and options.needs_frames(writes_files):
-        if options.show:
-            check_display(window=WINDOW_NAME)
-        images, shown = [], []
-        frames = overlay_frames(source, masks, result['frame_indices'],
-                                result['fps'], draw)
-        if options.progress:
-            from tqdm import tqdm
-            frames = tqdm(frames, total=source.declared_frames,
-                          desc=f'{result["name"]}: drawing', unit='frame')
-
-        def drawn():
-            for frame, overlay, own, k in frames:
-                if own is not None:
-                    if writes_files and options.img_out_dir:
-                        images.append(_write_image(
-                            osp.join(folder, options.img_out_dir,
-                                     f'{k:06d}.png'), own[..., ::-1],
-                            'overlay image'))
-                    if options.show:
-                        cv2.imshow(WINDOW_NAME, own[..., ::-1])
-                        cv2.waitKey(int(options.wait_time * 1000))
-                    if options.return_vis:
-                        shown.append(own)
-                yield overlay, frame.time
-
-        if writes_files and options.save_overlay:
-            files['overlay'] = write_video(
-                osp.join(folder, 'overlay.mp4'), drawn(),
-                result['frame_rate'] or 25.0, source.audio)
-        else:
-            for _ in drawn():
-                pass
-        if images:
-            files['images'] = images
-        if options.return_vis:
-            files['visualization'] = np.stack(shown)
-    if writes_files and options.save_summary:
-        files['summary'] = osp.join(folder, 'summary.json')
-        summary = dict(result['summary'])
-        if 'masks' in files:
-            # New frame entries: the caller's result stays as it was.
-            summary['frames'] = [
-                dict(entry, mask_file=osp.relpath(path, folder))
-                for entry, path in zip(summary['frames'], files['masks'])
-            ]
-        dump(summary, files['summary'], indent=1)
-    return files
-
-
-def _write_image(path: str, image: np.ndarray, what: str) -> str:
-    # mmcv's file backends create the folder.
-    if not mmcv.imwrite(image, path):
-        raise OSError(f'{path}: cannot write the {what}')
-    return path
-
-
-def build_result(preds: Dict[str, Any], num_frames_per_clip: int,
-                 classes: Sequence[str]) -> dict:
-    """One input's result: its per-frame outputs stacked, and its facts.
-
-    Args:
-        preds (dict): ``masks``, ``scores`` (lists of [H, W] arrays),
-            ``samples`` (list of :class:`~.sampling.FrameSample`),
-            ``frame_size`` and the input's facts (``name``, ``source``,
-            ``duration``, ``frame_rate``, ``num_video_frames``, ``fps``,
-            ``num_padded``, ``audio_silent``).
-        num_frames_per_clip (int): T of the model's clips.
-        classes (Sequence[str]): Class names.
-
-    Returns:
-        dict: With
-
-        - ``masks`` (np.ndarray): uint8 [N, H, W], 0/1 or class ids, at
-          the frame size (N = sampled frames).
-        - ``scores`` (np.ndarray): float16 [N, H, W], the foreground
-          probability (one output channel) or the top class probability.
-        - ``timestamps`` (np.ndarray): float64 [N], presentation time (s)
-          of each frame.
-        - ``frame_indices`` (np.ndarray): int64 [N], the frames' positions
-          in the input.
-        - ``audio_centres`` (np.ndarray): float64 [N], centre (s) of each
-          frame's 0.96 s audio window.
-        - ``name``, ``source``, ``frame_size`` (H, W), ``duration`` (s),
-          ``frame_rate``, ``num_video_frames``, ``fps``,
-          ``num_frames_per_clip``, ``num_padded`` (padding frames the
-          model saw), ``audio_silent``, ``classes`` and ``summary`` (see
-          :func:`summarize`).
-    """
-    samples = preds['samples']
-    height, width = preds['frame_size']
-    masks = np.stack(preds['masks']) if preds['masks'] else np.zeros(
-        (0, height, width), np.uint8)
-    scores = np.stack(preds['scores']) if preds['scores'] else np.zeros(
-        (0, height, width), np.float16)
-    result = dict(
-        name=preds['name'],
-        source=preds['source'],
-        masks=masks,
-        scores=scores,
-        timestamps=np.array([s.time for s in samples], dtype=np.float64),
-        frame_indices=np.array([s.frame_index for s in samples],
-                               dtype=np.int64),
-        audio_centres=np.array([s.centre for s in samples],
-                               dtype=np.float64),
-        frame_size=(height, width),
-        duration=preds['duration'],
-        frame_rate=preds['frame_rate'],
-        num_video_frames=preds['num_video_frames'],
-        fps=preds['fps'],
-        num_frames_per_clip=num_frames_per_clip,
-        num_padded=preds['num_padded'],
-        audio_silent=preds['audio_silent'],
-        classes=tuple(classes))
-    result['summary'] = summarize(result)
-    return result
+    counts = np.bincount(mask.ravel(), minlength=num_classes)
+    return counts / float(max(mask.size, 1))
 
 
 def _areas(fractions: np.ndarray, names: List[str]) -> Dict[str, float]:
     # Every sounding class, zeros included: a frame where nothing sounds
     # reads {"foreground": 0.0}, not {}.
     return {
-        names[c]: round(float(fractions[c]), 6)
+        names[c]: round(float(fractions[c]) if c < len(fractions) else 0.0,
+                        6)
         for c in range(1, len(names))
     }
 
 
-def summarize(result: dict) -> dict:
-    """A JSON-ready summary: how much of the picture sounds, when.
+def _round(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(float(value), 6)
+
+
+class SummaryBuilder:
+    """The JSON summary of an input, built as its frames are segmented.
+
+    The summary tells how much of the picture sounds, when: ``name``,
+    ``source``, ``duration``, ``frame_size``, ``frame_rate``, ``fps``,
+    ``num_frames``, ``classes``, ``audio_silent``, ``complete`` (False for a
+    run that stopped early, with ``error`` saying why); ``per_second``: one
+    entry per second that has segmented frames, ``{"second": k,
+    "num_frames": n, "area": {class: fraction}}`` with the mean fraction of
+    the frame covered by each sounding (non-background) class over the
+    frames of ``[k, k + 1)`` s (zeros included); ``frames``: per segmented
+    frame its ``frame_index``, ``time``, ``area`` (and ``mask_file`` when
+    masks are written).
+
+    The per-second sums are kept (a few numbers per second); the per-frame
+    entries go to ``frames_file`` as they come (or are kept, for a result
+    that holds them anyway), so memory does not grow with the frames.
 
     Args:
-        result (dict): A result of :class:`~mmavs.apis.AVSInferencer`
-            (``masks`` [N, H, W], ``timestamps``, ``frame_indices``,
-            ``classes``, ...).
-
-    Returns:
-        dict: ``name``, ``source``, ``duration``, ``frame_size``,
-        ``frame_rate``, ``fps``, ``num_frames``, ``classes``,
-        ``audio_silent``; ``per_second``: one entry per second that has
-        sampled frames, ``{"second": k, "num_frames": n, "area": {class:
-        fraction}}`` with the mean fraction of the frame covered by each
-        sounding (non-background) class over the frames of
-        ``[k, k + 1)`` s (every class but the background, zeros
-        included); ``frames``: per
-        sampled frame its ``frame_index``, ``time`` and ``area``.
+        classes (Sequence[str]): Class names (the first is the background).
+        frames_file (str, optional): Where per-frame entries wait, one JSON
+            line each, until :meth:`write`.
+        keep_frames (bool): Keep the per-frame entries for :meth:`summary`.
+            Defaults to False.
     """
-    classes = list(result['classes'])
-    masks = result['masks']
-    num_classes = max(len(classes), int(masks.max()) + 1 if masks.size else 0)
-    names = classes + [f'class_{i}' for i in range(len(classes), num_classes)]
-    frames, per_second = [], {}
-    for mask, time, index in zip(masks, result['timestamps'],
-                                 result['frame_indices']):
-        counts = np.bincount(mask.ravel(), minlength=num_classes)
-        fractions = counts / float(max(mask.size, 1))
-        frames.append(
-            dict(
-                frame_index=int(index),
-                time=round(float(time), 6),
-                area=_areas(fractions, names)))
-        per_second.setdefault(int(np.floor(time)), []).append(fractions)
-    seconds = [
-        dict(
-            second=second,
-            num_frames=len(per_second[second]),
-            area=_areas(np.mean(per_second[second], axis=0), names))
-        for second in sorted(per_second)
-    ]
-    return dict(
-        name=result['name'],
-        source=result['source'],
-        duration=None if result['duration'] is None else round(
-            float(result['duration']), 6),
-        frame_size=list(result['frame_size']),
-        frame_rate=None if result['frame_rate'] is None else round(
-            float(result['frame_rate']), 6),
-        fps=result['fps'],
-        num_frames=int(len(masks)),
-        classes=classes,
-        audio_silent=bool(result['audio_silent']),
-        per_second=seconds,
-        frames=frames)
+
+    def __init__(self,
+                 classes: Sequence[str],
+                 frames_file: Optional[str] = None,
+                 keep_frames: bool = False) -> None:
+        self.names = list(classes)
+        self.num_frames = 0
+        self.frames: Optional[List[dict]] = [] if keep_frames else None
+        self._seconds: Dict[int, List] = {}
+        self._frames_file = frames_file
+        self._lines: Optional[TextIO] = None
+        if frames_file is not None:
+            self._lines = open(frames_file, 'w', encoding='utf-8')
+
+    def add(self,
+            mask: np.ndarray,
+            time: float,
+            frame_index: int,
+            mask_file: Optional[str] = None) -> dict:
+        """Count one segmented frame.
+
+        Args:
+            mask (np.ndarray): uint8 [H, W] class ids.
+            time (float): Its time (s).
+            frame_index (int): Its position in the input.
+            mask_file (str, optional): Its mask image, relative to the
+                summary.
+
+        Returns:
+            dict: Its entry in ``frames``.
+        """
+        fractions = area_fractions(mask, len(self.names))
+        while len(self.names) < len(fractions):
+            self.names.append(f'class_{len(self.names)}')
+        entry = dict(frame_index=int(frame_index), time=_round(time),
+                     area=_areas(fractions, self.names))
+        if mask_file is not None:
+            entry['mask_file'] = mask_file
+        second = int(np.floor(time))
+        count, total = self._seconds.get(second, (0, 0.0))
+        self._seconds[second] = (count + 1, total + fractions)
+        self.num_frames += 1
+        if self.frames is not None:
+            self.frames.append(entry)
+        if self._lines is not None:
+            self._lines.write(json.dumps(entry) + '\n')
+        return entry
+
+    def summary(self, facts: dict, complete: bool = True,
+                error: Optional[str] = None) -> dict:
+        """The summary, without the per-frame entries unless kept.
+
+        Args:
+            facts (dict): ``name``, ``source``, ``duration``,
+                ``frame_size``, ``frame_rate``, ``fps``, ``audio_silent``.
+            complete (bool): Whether every frame was segmented.
+            error (str, optional): Why the run stopped early.
+
+        Returns:
+            dict: See the class docstring.
+        """
+        summary = dict(
+            name=facts['name'],
+            source=facts['source'],
+            duration=_round(facts.get('duration')),
+            frame_size=list(facts.get('frame_size') or (0, 0)),
+            frame_rate=_round(facts.get('frame_rate')),
+            fps=facts.get('fps'),
+            num_frames=self.num_frames,
+            classes=list(self.names),
+            audio_silent=bool(facts.get('audio_silent')),
+            complete=bool(complete))
+        if error is not None:
+            summary['error'] = error
+        summary['per_second'] = [
+            dict(second=second, num_frames=count,
+                 area=_areas(total / count, self.names))
+            for second, (count, total) in sorted(self._seconds.items())
+        ]
+        if self.frames is not None:
+            summary['frames'] = list(self.frames)
+        return summary
+
+    def write(self, path: str, summary: dict) -> str:
+        """Write ``summary`` with the per-frame entries to ``path``.
+
+        Args:
+            path (str): The JSON file.
+            summary (dict): What :meth:`summary` returned.
+
+        Returns:
+            str: ``path``.
+
+        Raises:
+            OSError: The file cannot be written; the message names it.
+        """
+        head = {k: v for k, v in summary.items() if k != 'frames'}
+        try:
+            if self._lines is not None:
+                self._lines.close()
+            with open(path, 'w', encoding='utf-8') as out:
+                # The per-frame entries are copied line by line from their
+                # file: a summary of any length is written in constant
+                # memory.
+                out.write(json.dumps(head, indent=1)[:-2] + ',\n "frames": [')
+                first = True
+                lines = open(self._frames_file, encoding='utf-8') \
+                    if self._frames_file else (
+                        json.dumps(entry) for entry in self.frames or [])
+                for line in lines:
+                    out.write(('\n  ' if first else ',\n  ') +
+                              line.rstrip('\n'))
+                    first = False
+                if self._frames_file:
+                    lines.close()
+                out.write('\n ]\n}\n')
+        except OSError as error:
+            raise OSError(f'{path}: cannot write the summary '
+                          f'({error})') from error
+        finally:
+            self.discard()
+        return path
+
+    def discard(self) -> None:
+        """Close and remove the per-frame entries' file."""
+        if self._lines is not None and not self._lines.closed:
+            self._lines.close()
+        if self._frames_file and os.path.exists(self._frames_file):
+            os.remove(self._frames_file)

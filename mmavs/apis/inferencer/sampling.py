@@ -23,12 +23,12 @@ import numpy as np
 
 from mmavs.datasets.audio import (EXAMPLE_NUM_FRAMES, EXAMPLE_SECONDS,
                                   SAMPLE_RATE, STFT_HOP_LENGTH,
-                                  STFT_WINDOW_LENGTH, log_mel_spectrogram,
-                                  resample_waveform, silent_log_mel_example,
+                                  STFT_WINDOW_LENGTH, silent_log_mel_example,
                                   to_mono)
-from mmavs_cli import parse_fps
+from mmavs.datasets.audio_stream import LogMelStream, StreamingResampler
 from mmavs.datasets.errors import VideoReadError
-from mmavs.datasets.video_io import AudioTrack, VideoFrame
+from mmavs.datasets.video_io import VideoFrame
+from ..cli_args import parse_fps
 
 #: Samples of audio (16 kHz) one VGGish example looks at: 96 STFT frames.
 WINDOW_SAMPLES = STFT_WINDOW_LENGTH + (EXAMPLE_NUM_FRAMES - 1) * \
@@ -68,19 +68,47 @@ def window_of(time: float, fps: float) -> int:
     return max(int(np.floor(time * fps + 1e-6)), 0)
 
 
-class AudioWindows:
-    """VGGish log-mel examples of 0.96 s windows centred at any time.
-
-    The log-mel spectrogram of the whole track is computed once with
-    :func:`mmavs.datasets.audio.log_mel_spectrogram` (the front end the data
-    sets use) on a 16 kHz mono copy padded with silence, and an example is
-    a slice of 96 of its 10 ms frames. Centres are rounded to the 10 ms
-    grid (at most 5 ms off). Parts of a window outside the track are
-    silence: ``log(0 + 0.01)`` in every bin.
+def mono_16k_chunks(track, block: int = 16384) -> Iterator[np.ndarray]:
+    """A track's sound as 16 kHz mono, piece by piece: the channels'
+    mean, resampled as :func:`~mmavs.datasets.audio.resample_waveform`
+    resamples a whole waveform (see
+    :class:`~mmavs.datasets.audio_stream.StreamingResampler`).
 
     Args:
-        track (AudioTrack): The sound, any rate and channel count (channels
-            are averaged, as for the data sets).
+        track (AudioTrack | StreamedAudioTrack): The sound.
+        block (int): Input samples gathered per resampling step.
+
+    Yields:
+        np.ndarray: float64 [n] pieces.
+    """
+    resampler = StreamingResampler(track.sample_rate, SAMPLE_RATE)
+    pending, size = [], 0
+    for chunk in track.chunks():
+        pending.append(to_mono(chunk.T))
+        size += chunk.shape[1]
+        if size >= block:
+            yield resampler.push(np.concatenate(pending))
+            pending, size = [], 0
+    if pending:
+        yield resampler.push(np.concatenate(pending))
+    yield resampler.finish()
+
+
+class AudioWindows:
+    """VGGish log-mel examples of 0.96 s windows centred at given times.
+
+    The sound is read once, front to back, as the windows move forward
+    (their centres must not decrease): 16 kHz mono (channels averaged, as
+    for the data sets), padded with silence, and log-mel frames of 10 ms
+    computed with :func:`mmavs.datasets.audio.log_mel_spectrogram` (the
+    front end the data sets use). An example is 96 consecutive frames;
+    centres are rounded to the 10 ms grid (at most 5 ms off). Parts of a
+    window outside the track are silence: ``log(0 + 0.01)`` in every bin.
+    Memory holds about one window of sound, whatever the track's length.
+
+    Args:
+        track (AudioTrack | StreamedAudioTrack): The sound, any rate and
+            channel count.
 
     Examples:
         >>> import numpy as np
@@ -90,27 +118,22 @@ class AudioWindows:
         (1, 96, 64)
     """
 
-    def __init__(self, track: AudioTrack) -> None:
-        waveform = resample_waveform(
-            to_mono(track.samples.T), track.sample_rate, SAMPLE_RATE)
+    def __init__(self, track) -> None:
         self.start = track.start
         self.end = track.end
         # Left padding: half a window plus slack, rounded to whole hops so
         # that STFT frame j starts at track sample 160 * j - pad.
         self._pad = -(-(WINDOW_SAMPLES // 2 + STFT_HOP_LENGTH) //
                       STFT_HOP_LENGTH) * STFT_HOP_LENGTH
-        padded = np.concatenate([
-            np.zeros(self._pad), waveform,
-            np.zeros(WINDOW_SAMPLES + STFT_HOP_LENGTH)
-        ])
-        self._log_mel = log_mel_spectrogram(padded, SAMPLE_RATE)
+        self._frames = LogMelStream(mono_16k_chunks(track), self._pad)
         self._silence = silent_log_mel_example()[0]
 
     def example(self, centre: float) -> np.ndarray:
         """The log-mel example of the 0.96 s window centred at ``centre``.
 
         Args:
-            centre (float): Seconds on the video's time line.
+            centre (float): Seconds on the video's time line, not before
+                the previous call's.
 
         Returns:
             np.ndarray: float32 [1, 96, 64].
@@ -118,10 +141,13 @@ class AudioWindows:
         first_sample = (centre - self.start) * SAMPLE_RATE - WINDOW_SAMPLES / 2
         first = int(round((first_sample + self._pad) / STFT_HOP_LENGTH))
         example = self._silence.copy()
+        # Frames before the padded track are silence; after it, the stream
+        # computes frames of zeros, which are silence too.
         begin = max(first, 0)
-        stop = min(first + EXAMPLE_NUM_FRAMES, len(self._log_mel))
+        stop = first + EXAMPLE_NUM_FRAMES
         if begin < stop:
-            example[begin - first:stop - first] = self._log_mel[begin:stop]
+            example[begin - first:] = self._frames.frames(begin, stop)
+            self._frames.release(begin)
         return example[None]
 
 
@@ -152,9 +178,12 @@ class FrameSampler:
 
     Iterating yields :class:`FrameSample` s as the frames are decoded.
     Afterwards ``duration`` holds the video's length (end of the last
-    frame), ``num_frames`` the number of decoded frames and ``samples``
-    every sample, without its picture. A frame whose size differs from the
-    first one's raises :class:`~mmavs.datasets.errors.VideoReadError`.
+    frame), ``num_frames`` the number of decoded frames, ``num_samples``
+    the number of samples and ``frame_size`` the frames' (H, W); with
+    ``record=True``, ``samples`` holds every sample, without its picture
+    (a list as long as the video: for tests and short inputs). A frame
+    whose size differs from the first one's raises
+    :class:`~mmavs.datasets.errors.VideoReadError`.
 
     Args:
         frames (Iterator[VideoFrame]): The input's frames in display order.
@@ -162,28 +191,32 @@ class FrameSampler:
         nominal_rate (float, optional): The input's frame rate, for the
             duration of a last frame that carries none.
         name (str): Names the input in errors. Defaults to ``'input'``.
+        record (bool): Keep every sample in ``samples``. Defaults to
+            False.
     """
 
     def __init__(self,
                  frames: Iterator[VideoFrame],
                  fps: Rate,
                  nominal_rate: Optional[float],
-                 name: str = 'input') -> None:
+                 name: str = 'input',
+                 record: bool = False) -> None:
         self.frames = frames
         self.name = name
         self.fps = parse_fps(fps)
         self.nominal = 1.0 / nominal_rate if nominal_rate else None
         self.duration: Optional[float] = None
         self.num_frames = 0
-        self.samples: List[FrameSample] = []
+        self.num_samples = 0
+        self.frame_size: Tuple[int, int] = (0, 0)
+        self.samples: Optional[List[FrameSample]] = [] if record else None
 
     def facts(self) -> dict:
-        """What the sampling found, once it ran: ``samples``,
-        ``frame_size`` (H, W; (0, 0) without frames), ``duration``,
-        ``num_video_frames`` and ``fps``."""
+        """What the sampling found, once it ran: ``frame_size`` (H, W;
+        (0, 0) without frames), ``duration``, ``num_video_frames`` and
+        ``fps``."""
         return dict(
-            samples=self.samples,
-            frame_size=self.samples[0].shape if self.samples else (0, 0),
+            frame_size=self.frame_size,
             duration=self.duration,
             num_video_frames=self.num_frames,
             fps=self.fps)
@@ -196,12 +229,16 @@ class FrameSampler:
 
     def __iter__(self) -> Iterator[FrameSample]:
         for sample in self._samples():
-            if self.samples and sample.shape != self.samples[0].shape:
+            if not self.num_samples:
+                self.frame_size = sample.shape
+            elif sample.shape != self.frame_size:
                 raise VideoReadError(
                     f'{self.name}: the frame size changes from '
-                    f'{self.samples[0].shape} to {sample.shape} (H, W) at '
+                    f'{self.frame_size} to {sample.shape} (H, W) at '
                     f'frame {sample.frame_index}; a video must keep one size')
-            self.samples.append(replace(sample, image=None))
+            self.num_samples += 1
+            if self.samples is not None:
+                self.samples.append(replace(sample, image=None))
             yield sample
 
     def _samples(self) -> Iterator[FrameSample]:

@@ -21,7 +21,7 @@ import os
 import os.path as osp
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, List, Optional, Union
 
 import numpy as np
@@ -30,9 +30,9 @@ from mmavs.datasets.audio import (EXAMPLE_SHAPE, SILENCE_PEAK,
                                   check_finite_samples)
 from mmavs.datasets.errors import VideoReadError
 from mmavs.datasets.readers import read_frame
-from mmavs.datasets.video_io import (AudioTrack, VideoFrame,
-                                     iter_video_frames, probe_video,
-                                     read_audio_track)
+from mmavs.datasets.video_io import (AudioTrack, StreamedAudioTrack,
+                                     VideoFrame, iter_video_frames,
+                                     probe_video, scan_audio_track)
 from .sampling import MIN_DURATION, AudioWindows, FrameSample
 
 #: Frame files of a frame folder.
@@ -59,7 +59,9 @@ class InputSource:
         frames (Callable[[], Iterator[VideoFrame]]): Starts a fresh pass
             over the frames (the overlay video decodes them again).
         frame_rate (float, optional): Frames per second.
-        audio (AudioTrack, optional): The sound, unless ``examples``.
+        audio (AudioTrack | StreamedAudioTrack, optional): The sound,
+            unless ``examples``: in memory for arrays, read again from the
+            file (checked once, when the source is made) otherwise.
         examples (np.ndarray, optional): float32 [N, 1, 96, 64] log-mel
             examples, one per frame.
         declared_duration (float, optional): Seconds, as declared.
@@ -71,28 +73,26 @@ class InputSource:
     kind: str
     frames: Callable[[], Iterator[VideoFrame]]
     frame_rate: Optional[float]
-    audio: Optional[AudioTrack] = None
+    audio: Optional[Union[AudioTrack, StreamedAudioTrack]] = None
     examples: Optional[np.ndarray] = None
     declared_duration: Optional[float] = None
     declared_frames: Optional[int] = None
-    _windows: Optional[AudioWindows] = field(default=None, repr=False)
 
-    def audio_example(self, sample: FrameSample) -> np.ndarray:
-        """The log-mel example a sampled frame hears.
-
-        Args:
-            sample (FrameSample): A sample of this input.
+    def audio_reader(self) -> Callable[[FrameSample], np.ndarray]:
+        """A fresh pass over the sound: what each sampled frame hears.
 
         Returns:
-            np.ndarray: float32 [1, 96, 64]: the frame's own example when
+            Callable[[FrameSample], np.ndarray]: Gives the float32 [1, 96,
+            64] log-mel example of a sample: the frame's own example when
             the input brings examples, else the 0.96 s window of the sound
-            centred on ``sample.centre``.
+            centred on ``sample.centre`` (:class:`AudioWindows`, which
+            reads the sound once, front to back: samples in order).
         """
         if self.examples is not None:
-            return self.examples[sample.frame_index]
-        if self._windows is None:
-            self._windows = AudioWindows(self.audio)
-        return self._windows.example(sample.centre)
+            examples = self.examples
+            return lambda sample: examples[sample.frame_index]
+        windows = AudioWindows(self.audio)
+        return lambda sample: windows.example(sample.centre)
 
     @property
     def label(self) -> str:
@@ -143,7 +143,7 @@ class InputSource:
             warnings.warn(f'{self.label}: the sound ends at '
                           f'{self.audio.end:.2f} s, the video at '
                           f'{duration:.2f} s; later frames hear silence')
-        silent = bool(np.abs(self.audio.samples).max() < SILENCE_PEAK)
+        silent = bool(self.audio.peak < SILENCE_PEAK)
         if silent:
             warnings.warn(f'{self.label}: the sound track is silent; a '
                           'model that listens finds little or nothing to '
@@ -283,7 +283,8 @@ def video_source(path: str, allow_truncated: bool = False) -> InputSource:
         allow_truncated (bool): Accept a truncated file (with a warning).
 
     Returns:
-        InputSource: The input; its sound is decoded, its frames are not.
+        InputSource: The input; its sound is decoded and checked (and
+        not kept: it is decoded again as it is needed), its frames are not.
 
     Raises:
         VideoReadError: See :func:`mmavs.datasets.video_io.probe_video`;
@@ -291,7 +292,7 @@ def video_source(path: str, allow_truncated: bool = False) -> InputSource:
     """
     info = probe_video(path, require_audio=True)
     check_min_duration(path, 'video', info.duration)
-    audio = read_audio_track(path, allow_truncated=allow_truncated)
+    audio = scan_audio_track(path, allow_truncated=allow_truncated)
     return InputSource(
         name=osp.splitext(osp.basename(path))[0],
         source=path,
@@ -359,7 +360,7 @@ def frame_folder_source(folder: str,
                 f'(found {found}); pass dict(frames=folder, '
                 'audio=sound_file)')
         audio = sounds[0]
-    track = read_audio_track(os.fspath(audio))
+    track = scan_audio_track(os.fspath(audio))
     rate = infer_frame_rate(frame_rate, len(frame_files), track, folder)
 
     def frames() -> Iterator[VideoFrame]:
@@ -456,7 +457,7 @@ def array_source(item: dict, position: int = 0) -> InputSource:
                          f"'rgb', got {order!r}")
     audio, examples, track = item['audio'], None, None
     if isinstance(audio, (str, os.PathLike)):
-        track = read_audio_track(os.fspath(audio))
+        track = scan_audio_track(os.fspath(audio))
     else:
         audio = np.asarray(audio)
         if audio.ndim == 4 and tuple(audio.shape[1:]) == EXAMPLE_SHAPE:

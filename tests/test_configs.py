@@ -56,3 +56,36 @@ def test_config_builds_shrunk_and_runs_loss_and_predict(config):
     for key, name in task.items():
         if f'avsbench-{key}' in config or f'synthetic-{key}' in config:
             assert name in dataset.type
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_built_without_random_init_loads_to_the_same_model(config):
+    """init_model builds without drawing random weights when a checkpoint
+    fills them (skip_weight_init): nothing a constructor computes may be
+    lost. The same weights give the same logits either way."""
+    from mmavs.apis.model_init import skip_weight_init
+    from mmavs.utils.checkpoint import load_weights
+    cfg = get_config(config)
+    model_cfg = shrink_model_cfg(cfg.model)
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    with skip_weight_init():
+        rebuilt = MODELS.build(model_cfg)
+    load_weights(rebuilt, dict(state_dict=model.state_dict()), config)
+    head = model.decode_head
+    num_classes = 2 if head.out_channels == 1 else head.num_classes
+    log_mel_only = cfg.model.audio_backbone.type == 'LightAudioEncoder'
+    inputs, samples = demo_av_batch(batch_size=1, num_frames=2,
+                                    num_classes=num_classes,
+                                    audio='log_mel' if log_mel_only else
+                                    'features')
+    model.eval()
+    rebuilt.eval()
+    with torch.no_grad():
+        expected = model(inputs, samples, mode='tensor')
+        got = rebuilt(inputs, samples, mode='tensor')
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    # The initialisers are back.
+    weight = torch.nn.Linear(4, 4).weight
+    assert weight.abs().sum() > 0

@@ -139,6 +139,31 @@ class VideoFrame(NamedTuple):
     image: np.ndarray
 
 
+class DecodedFrame:
+    """A decoded frame whose picture is converted to BGR when first asked
+    for (what :func:`iter_video_frames` yields with ``lazy=True``).
+
+    Converting every decoded picture costs time that a caller who looks
+    at one frame in 25 (segmenting at 1 fps) need not pay. Has the fields
+    of :class:`VideoFrame`.
+    """
+
+    __slots__ = ('index', 'time', 'duration', '_frame', '_image')
+
+    def __init__(self, index: int, time: float, duration: Optional[float],
+                 frame) -> None:
+        self.index, self.time, self.duration = index, time, duration
+        self._frame, self._image = frame, None
+
+    @property
+    def image(self) -> np.ndarray:
+        """uint8 [H, W, 3] BGR."""
+        if self._image is None:
+            self._image = self._frame.to_ndarray(format='bgr24')
+            self._frame = None
+        return self._image
+
+
 def import_av():
     """PyAV, or an error that says how to get it (it is optional)."""
     try:
@@ -445,7 +470,8 @@ class _TimestampGuess:
 
 
 def iter_video_frames(path: PathLike,
-                      allow_truncated: bool = False) -> Iterator[VideoFrame]:
+                      allow_truncated: bool = False,
+                      lazy: bool = False) -> Iterator[VideoFrame]:
     """Decode the frames of the first video stream, in presentation order.
 
     Times come from the frames' presentation timestamps, so variable frame
@@ -461,6 +487,8 @@ def iter_video_frames(path: PathLike,
         allow_truncated (bool): When decoding fails part way or stops well
             before the declared duration (a truncated or corrupt file),
             end with a warning instead of raising. Defaults to False.
+        lazy (bool): Yield :class:`DecodedFrame` s, whose picture is
+            converted to BGR only when asked for. Defaults to False.
 
     Yields:
         VideoFrame: index, time (s), duration (s or None) and the BGR image.
@@ -512,8 +540,9 @@ def iter_video_frames(path: PathLike,
             # VideoFrame.duration is missing in older PyAV.
             duration = seconds(
                 getattr(frame, 'duration', None), frame.time_base)
-            yield VideoFrame(index, time, duration or None,
-                             frame.to_ndarray(format='bgr24'))
+            yield DecodedFrame(index, time, duration or None, frame) \
+                if lazy else VideoFrame(index, time, duration or None,
+                                        frame.to_ndarray(format='bgr24'))
             last_time = time
             index += 1
         if index == 0:

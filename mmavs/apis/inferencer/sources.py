@@ -297,7 +297,9 @@ def video_source(path: str, allow_truncated: bool = False) -> InputSource:
         name=osp.splitext(osp.basename(path))[0],
         source=path,
         kind='video',
-        frames=lambda: iter_video_frames(path, allow_truncated),
+        # Pictures are converted when looked at: at fps=1 the model's pass
+        # looks at one frame a second.
+        frames=lambda: iter_video_frames(path, allow_truncated, lazy=True),
         frame_rate=info.frame_rate,
         audio=audio,
         declared_duration=info.duration,

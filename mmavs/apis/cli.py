@@ -144,7 +144,9 @@ def _run_one(inferencer, path: str, args, used: set) -> dict:
         allow_truncated=args.allow_truncated,
         show=args.show,
         wait_time=args.wait_time,
-        img_out_dir=args.img_out_dir)
+        img_out_dir=args.img_out_dir,
+        **({} if args.overlay_preset is None else dict(
+            overlay_preset=args.overlay_preset)))
     for _ in stream:
         pass
     return stream.result

@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='with --show, seconds each frame stays; 0 waits for a key '
         '(default)')
     parser.add_argument(
+        '--overlay-preset',
+        default=None,
+        choices=('ultrafast', 'superfast', 'veryfast', 'faster', 'fast',
+                 'medium', 'slow'),
+        help='x264 preset of overlay.mp4: faster presets write larger files '
+        '(default: superfast; see docs/benchmark.md)')
+    parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bars')
     parser.add_argument(
         '--timing',

@@ -473,9 +473,9 @@ def test_class_model(helpers, tmp_path):
         return_datasamples=True)
     masks, scores = result['masks'], result['scores'].astype(np.float32)
     assert masks.shape == scores.shape == (2, 48, 64)
-    # The first frame alone (quick start), then a clip of 1 + 9 padding.
+    # Both frames alone (quick start): no padding.
     assert inferencer.quick_start
-    assert masks.max() < 71 and result['num_padded'] == 9
+    assert masks.max() < 71 and result['num_padded'] == 0
     assert np.all(scores > 1 / 71 - 1e-3) and np.all(scores <= 1)
     assert len(result['data_samples']) == 2
     logits = result['data_samples'][0].seg_logits.data
@@ -600,10 +600,10 @@ def test_show_return_vis_and_output_folders(fast_inferencer, videos,
                                       [result['masks'][1]])[0])
 
 
-def test_quick_start_sends_the_first_frame_alone(session_inferencer,
-                                                 videos):
-    """A model that treats frames independently gets the first sample as
-    a one-frame clip (a first mask after one frame's forward pass); the
+def test_quick_start_sends_the_first_frames_alone(session_inferencer,
+                                                  videos):
+    """A model that treats frames independently gets the first two samples
+    as one-frame clips (a first mask after one frame's forward pass); the
     masks are those of plain clips."""
     session_inferencer.num_frames = 5
     session_inferencer.interleave_clips = False
@@ -611,8 +611,8 @@ def test_quick_start_sends_the_first_frame_alone(session_inferencer,
     source = load_source(videos['mp4'])
     session_inferencer.quick_start = True
     batches = list(clip_batches(session_inferencer, source, 1, 'all'))
-    assert [batch.slots for batch in batches[:3]] == [
-        [[0]], [[1, 2, 3, 4, 5]], [[6, 7, 8, 9, 10]]
+    assert [batch.slots for batch in batches[:4]] == [
+        [[0]], [[1]], [[2, 3, 4, 5, 6]], [[7, 8, 9, 10, 11]]
     ]
     assert batches[0].data['inputs']['frames'][0].shape[0] == 1  # T = 1
     quick = session_inferencer(videos['mp4'], fps='all')
@@ -622,5 +622,5 @@ def test_quick_start_sends_the_first_frame_alone(session_inferencer,
     np.testing.assert_allclose(quick['scores'].astype(np.float32),
                                plain['scores'].astype(np.float32),
                                atol=2e-3)
-    # 32 frames: 1 + 31 in clips of 5, the last one padded by 4.
-    assert (quick['num_padded'], plain['num_padded']) == (4, 3)
+    # 32 frames: 2 + 30 in clips of 5; plainly, the last clip has 3 pads.
+    assert (quick['num_padded'], plain['num_padded']) == (0, 3)

@@ -559,3 +559,34 @@ def test_memory_does_not_grow_with_the_video(fast_inferencer, helpers,
             tracemalloc.stop()
         assert count == seconds * 10
     assert peaks[1] < peaks[0] * 1.3, peaks
+
+
+@pytest.mark.usefixtures('needs_av')
+@pytest.mark.parametrize('second_pass,sizes', [
+    # Quick: clips of T = 5 after the two one-frame passes.
+    (0.0, [1, 1, 5, 5, 5, 5, 5, 5]),
+    # Slow (timed on the second, warm pass): one-frame clips.
+    (0.3, [1] * 32),
+])
+def test_clips_follow_the_cost_of_a_warm_pass(session_inferencer, videos,
+                                              monkeypatch, second_pass,
+                                              sizes):
+    """A model that treats frames independently gets its first two frames
+    alone; if the second (warm) pass takes SINGLE_FRAME_SECONDS or more,
+    every later clip has one frame too (the same masks, sooner). A slow
+    first pass (one-time set-up) does not count."""
+    inferencer = session_inferencer
+    inferencer.num_frames, inferencer.interleave_clips = 5, False
+    monkeypatch.setattr(inferencer, 'quick_start', True)
+    seen = []
+    forward = inferencer.forward
+
+    def timed_forward(data):
+        seen.append(data['inputs']['frames'][0].shape[0])
+        time.sleep({1: 0.3, 2: second_pass}.get(len(seen), 0))
+        return forward(data)
+
+    monkeypatch.setattr(inferencer, 'forward', timed_forward)
+    frames = list(inferencer.iter_frames(videos['mp4'], fps='all'))
+    assert [frame.index for frame in frames] == list(range(32))
+    assert seen[:len(sizes)] == sizes

@@ -40,8 +40,8 @@ from mmavs.visualization import MaskPainter, check_display
 from ..model_init import init_model
 from .batching import ClipBatch, batch_samples, split_test_pipeline
 from .configs import eval_dataset_class, load_config
-from .outputs import (OutputOptions, SegmentedFrame, prediction_to_frame,
-                      unique_name)
+from .outputs import (OVERLAY_PRESET, OutputOptions, SegmentedFrame,
+                      prediction_to_frame, unique_name)
 from .preflight import check_device, check_out_dir
 from .sampling import FrameSample, FrameSampler, Rate, parse_fps
 from .sources import (InputSource, InputType, expand_inputs, folder_videos,
@@ -203,6 +203,8 @@ class AVSInferencer(BaseInferencer):
                    audio_of: Optional[Callable[[FrameSample],
                                                np.ndarray]] = None,
                    keep_images: bool = False,
+                   on_batcher: Optional[Callable] = None,
+                   adaptive: bool = False,
                    **kwargs) -> Iterator[ClipBatch]:
         """Sample one input's frames and pack them into batches of clips.
 
@@ -214,6 +216,11 @@ class AVSInferencer(BaseInferencer):
                 defaults to a fresh :meth:`InputSource.audio_reader`.
             keep_images (bool): Hand each sample's decoded frame to its
                 batch (to draw its own overlay). Defaults to False.
+            on_batcher (Callable, optional): Gets the
+                :class:`~.batching.ClipBatcher` once it is made.
+            adaptive (bool): After the quick start, wait for the
+                batcher's :meth:`~.batching.ClipBatcher.decide`. Defaults
+                to False.
 
         Yields:
             ClipBatch: A collated batch for ``model.test_step`` and the
@@ -230,7 +237,9 @@ class AVSInferencer(BaseInferencer):
             self.frame_pipeline,
             source.name,
             keep_images=keep_images,
+            on_batcher=on_batcher,
             quick_start=self.quick_start and stride == 1,
+            adaptive=adaptive,
             num_frames=self.num_frames,
             stride=stride,
             batch_size=batch_size,
@@ -344,7 +353,8 @@ class AVSInferencer(BaseInferencer):
                     return_vis: bool = False,
                     pred_out_dir: str = 'masks',
                     img_out_dir: str = '',
-                    name: Optional[str] = None) -> FrameStream:
+                    name: Optional[str] = None,
+                    overlay_preset: str = OVERLAY_PRESET) -> FrameStream:
         """Segment one input frame by frame, writing its files as it goes.
 
         Memory does not grow with the video: frames are decoded, segmented
@@ -358,8 +368,9 @@ class AVSInferencer(BaseInferencer):
                 (``out_dir/<name>``); defaults to the input's name.
             fps, batch_size, out_dir, save_masks, save_overlay,
                 save_summary, opacity, allow_truncated, return_datasamples,
-                show, wait_time, return_vis, pred_out_dir, img_out_dir: As
-                in :meth:`__call__`; ``return_datasamples`` and
+                show, wait_time, return_vis, pred_out_dir, img_out_dir,
+                overlay_preset: As in :meth:`__call__`;
+                ``return_datasamples`` and
                 ``return_vis`` fill each frame's ``data_sample`` and
                 ``visualization``.
 
@@ -398,7 +409,8 @@ class AVSInferencer(BaseInferencer):
             self._options(save_masks, pred_out_dir, img_out_dir=img_out_dir,
                           save_overlay=save_overlay,
                           save_summary=save_summary, show=show,
-                          wait_time=wait_time, return_vis=return_vis),
+                          wait_time=wait_time, return_vis=return_vis,
+                          overlay_preset=overlay_preset),
             opacity, return_datasamples)
 
     def _stream(self, source: InputSource, fps: Rate, batch_size: int,
@@ -424,7 +436,9 @@ class AVSInferencer(BaseInferencer):
                  return_vis: bool = False,
                  pred_out_dir: str = 'masks',
                  img_out_dir: str = '',
-                 return_masks: bool = True) -> Union[dict, List[dict]]:
+                 return_masks: bool = True,
+                 overlay_preset: str = OVERLAY_PRESET
+                 ) -> Union[dict, List[dict]]:
         """Segment the sounding objects of one or more inputs.
 
         Each input streams through :meth:`iter_frames` (decoded once for
@@ -463,6 +477,9 @@ class AVSInferencer(BaseInferencer):
                 (``save_masks=False`` is ``pred_out_dir=''``).
             return_masks (bool): Return ``masks`` and ``scores`` (and the
                 summary's per-frame entries). Defaults to True.
+            overlay_preset (str): x264 preset of ``overlay.mp4``: faster
+                presets write larger files (figures in docs/benchmark.md).
+                Defaults to :data:`~.outputs.OVERLAY_PRESET`.
 
         Returns:
             dict | list[dict]: For a single input a dict, for a list a list
@@ -491,7 +508,8 @@ class AVSInferencer(BaseInferencer):
         options = self._options(
             save_masks, pred_out_dir, img_out_dir=img_out_dir,
             save_overlay=save_overlay, save_summary=save_summary, show=show,
-            wait_time=wait_time, return_vis=return_vis)
+            wait_time=wait_time, return_vis=return_vis,
+            overlay_preset=overlay_preset)
         if show:
             check_display(window=WINDOW_NAME)
         single = not isinstance(inputs, (list, tuple)) and not folder_videos(

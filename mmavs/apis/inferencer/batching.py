@@ -15,6 +15,7 @@ whose audio repeats the clip's last real example, flagged
 ``frame_valid=False``; padded frames produce no output.
 """
 import copy
+import threading
 from dataclasses import dataclass, field, replace
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
                     Tuple)
@@ -25,6 +26,11 @@ from mmcv.transforms import Compose
 #: Loading transforms of a test pipeline; the inferencer feeds frames and
 #: audio from memory instead.
 LOADING_TRANSFORMS = ('LoadAVSFrames', 'LoadAVSAnnotations', 'LoadAVSAudio')
+
+#: One-frame clips a quick start sends first: the first pass is the first
+#: mask; the second, warm (no one-time set-up in it), is timed to choose
+#: the clips that follow (see :meth:`ClipBatcher.decide`).
+QUICK_START_CLIPS = 2
 
 #: Keys of a transformed frame's results that are not shared by its clip.
 PER_FRAME_KEYS = ('imgs', 'seg_fields', 'num_frames', 'clip_name',
@@ -148,11 +154,15 @@ class ClipBatcher:
         name (str): The input's name (``clip_name`` of its clips).
         keep_images (bool): Hand each sample's decoded frame to its batch
             (in :attr:`ClipBatch.samples`). Defaults to False.
-        quick_start (bool): Send the first sample alone, as a one-frame
-            clip, so that the first mask comes after one frame's forward
-            pass instead of a whole batch's. Only for models that treat
-            frames independently (``stride=1``), whose masks do not depend
-            on the clips. Defaults to False.
+        quick_start (bool): Send the first samples alone
+            (:data:`QUICK_START_CLIPS` one-frame clips), so that the first
+            mask comes after one frame's forward pass instead of a whole
+            batch's. Only for models that treat frames independently
+            (``stride=1``), whose masks do not depend on the clips.
+            Defaults to False.
+        adaptive (bool): With ``quick_start``, deal no further clip until
+            :meth:`decide` says how long clips are to be (the caller times
+            the one-frame pass). Defaults to False.
     """
 
     def __init__(self, num_frames: int, stride: int, batch_size: int,
@@ -160,13 +170,17 @@ class ClipBatcher:
                                                                  dict],
                  clip_meta: dict, black: np.ndarray, name: str,
                  keep_images: bool = False,
-                 quick_start: bool = False) -> None:
+                 quick_start: bool = False,
+                 adaptive: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         if quick_start and stride != 1:
             raise ValueError('quick_start needs stride=1: models that mix '
                              'the frames of a clip need whole clips')
         self.quick_start = quick_start
+        self._decided = threading.Event()
+        if not (quick_start and adaptive):
+            self._decided.set()
         self.num_frames = num_frames
         self.stride = stride
         self.batch_size = batch_size
@@ -203,12 +217,35 @@ class ClipBatcher:
             self._samples[index] = sample if self.keep_images else \
                 replace(sample, image=None)
         self._block.append((index, image, example))
-        if self.quick_start and not self.num_clips:
+        if self.quick_start and self.num_clips < QUICK_START_CLIPS:
             self._deal(num_frames=1)
             yield from self._batches(final=True)
-        elif len(self._block) == self.stride * self.num_frames:
+        elif len(self._block) >= self.stride * self.num_frames:
+            self._decided.wait()
             self._deal()
             yield from self._batches(final=False)
+
+    def decide(self, single_frames: bool) -> None:
+        """Set the length of the clips after the quick start, and let the
+        batcher go on. Called from the model's thread.
+
+        Args:
+            single_frames (bool): Clips of one frame from now on: for a
+                model that treats frames independently and is heavy enough
+                that a one-frame pass costs what a frame costs in a clip;
+                masks then come one by one, not a clip at a time.
+
+        Raises:
+            ValueError: One-frame clips for a model that mixes the frames
+                of a clip (``stride > 1``).
+        """
+        if single_frames:
+            if self.stride != 1:
+                raise ValueError('one-frame clips need stride=1: models '
+                                 'that mix the frames of a clip need whole '
+                                 'clips')
+            self.num_frames = 1
+        self._decided.set()
 
     def finish(self) -> Iterator[ClipBatch]:
         """Pad and batch what is left.
@@ -217,6 +254,7 @@ class ClipBatcher:
             ClipBatch: The last batches (the last one may be smaller).
         """
         if self._block:
+            self._decided.wait()
             self._deal()
         yield from self._batches(final=True)
 
@@ -291,6 +329,7 @@ def batch_samples(samples: Iterable[Any],
                   frame_pipeline: Callable[[dict], dict],
                   name: str,
                   keep_images: bool = False,
+                  on_batcher: Optional[Callable[[ClipBatcher], None]] = None,
                   **batcher_args) -> Iterator[ClipBatch]:
     """Transform frames as they are sampled and yield batches of clips.
 
@@ -307,8 +346,11 @@ def batch_samples(samples: Iterable[Any],
         name (str): The input's name.
         keep_images (bool): Hand the decoded frames to the batches (see
             :attr:`ClipBatch.samples`). Defaults to False.
+        on_batcher (Callable, optional): Called with the
+            :class:`ClipBatcher` once it is made (to change its clips
+            later, see :meth:`ClipBatcher.decide`).
         **batcher_args: ``num_frames``, ``stride``, ``batch_size``,
-            ``pack``, ``collate`` and ``quick_start`` of
+            ``pack``, ``collate``, ``quick_start`` and ``adaptive`` of
             :class:`ClipBatcher`.
 
     Yields:
@@ -332,6 +374,8 @@ def batch_samples(samples: Iterable[Any],
                 name=name,
                 keep_images=keep_images,
                 **batcher_args)
+            if on_batcher is not None:
+                on_batcher(batcher)
         yield from batcher.add(sample.index, transformed['imgs'][0],
                                audio_of(sample), sample)
     if batcher is not None:

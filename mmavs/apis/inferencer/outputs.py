@@ -109,6 +109,10 @@ def mask_image(mask: np.ndarray,
     return colours[np.minimum(mask, len(colours) - 1)][..., ::-1]
 
 
+#: x264 preset of overlay videos: see docs/benchmark.md for speed and size.
+OVERLAY_PRESET = 'superfast'
+
+
 @dataclass
 class OutputOptions:
     """What the inferencer writes and shows for each input.
@@ -129,6 +133,10 @@ class OutputOptions:
             (``visualization``, uint8 [N, H, W, 3] RGB). Defaults to False.
         progress (bool): A progress bar over the segmented frames. Defaults
             to False.
+        overlay_preset (str): x264 preset of the overlay video (speed
+            against size: see
+            :class:`~mmavs.datasets.video_writer.VideoWriter`). Defaults
+            to :data:`OVERLAY_PRESET`.
     """
 
     pred_out_dir: str = 'masks'
@@ -139,6 +147,7 @@ class OutputOptions:
     wait_time: float = 0.0
     return_vis: bool = False
     progress: bool = False
+    overlay_preset: str = OVERLAY_PRESET
 
     def needs_own_overlays(self, writes_files: bool) -> bool:
         """Whether each segmented frame's own overlay is drawn (to show,

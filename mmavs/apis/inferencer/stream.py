@@ -21,7 +21,7 @@ import numpy as np
 
 from mmavs.datasets.audio import SILENCE_PEAK
 from mmavs.visualization import MaskPainter
-from .batching import InOrder
+from .batching import QUICK_START_CLIPS, InOrder
 from .outputs import OutputOptions, SegmentedFrame
 from .sampling import FrameSampler, Rate
 from .sources import InputSource, check_min_duration
@@ -30,6 +30,11 @@ from .writers import InputWriter
 
 #: The window ``show=True`` draws in.
 WINDOW_NAME = 'mmavs'
+#: A forward pass of one frame that takes this long (s) costs what the
+#: frame costs inside a clip (batching amortises only per-call overhead):
+#: frame-independent models then get one-frame clips, so that masks, and
+#: the overlay behind them, come one by one instead of a clip at a time.
+SINGLE_FRAME_SECONDS = 0.2
 
 
 class FrameStream:
@@ -89,11 +94,29 @@ class FrameStream:
         self.keep_summary_frames = keep_summary_frames
         self.result: Dict[str, Any] = {}
         self._started = False
+        self._batchers: list = []
+        self._decided = False
+        self._passes = 0
 
     def _batches(self, sampler: FrameSampler, keep_images: bool):
         return self.inferencer.preprocess(
             self.source, sampler, self.batch_size,
-            audio_of=self.source.audio_reader(), keep_images=keep_images)
+            audio_of=self.source.audio_reader(), keep_images=keep_images,
+            on_batcher=self._batchers.append, adaptive=True)
+
+    def _after_forward(self, batch, seconds: float) -> None:
+        """After the quick start's second (warm) one-frame pass, tell the
+        batcher how long clips are to be: one frame for a model that slow
+        (see :data:`SINGLE_FRAME_SECONDS`), else the config's."""
+        self._passes += 1
+        if not self._batchers or self._decided or \
+                self._passes < QUICK_START_CLIPS:
+            return
+        self._decided = True
+        frames = sum(1 for clip in batch.slots for slot in clip)
+        batcher = self._batchers[0]
+        batcher.decide(batcher.quick_start and frames == 1
+                       and seconds >= SINGLE_FRAME_SECONDS)
 
     def __iter__(self) -> Iterator[SegmentedFrame]:
         if self._started:
@@ -127,6 +150,7 @@ class FrameStream:
             for batch in reader:
                 tick = time.perf_counter()
                 preds = inferencer.forward(batch.data)
+                self._after_forward(batch, time.perf_counter() - tick)
                 samples.update(batch.samples)
                 released = list(in_order.put(batch, preds))
                 timing['model'] += time.perf_counter() - tick
@@ -148,6 +172,8 @@ class FrameStream:
             raise
         finally:
             progress.close()
+            for batcher in self._batchers:
+                batcher.decide(False)  # a reader waiting for it may stop
             reader.stop()
             facts = self._facts(sampler, in_order, count, error is None)
             try:

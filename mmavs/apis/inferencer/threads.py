@@ -9,6 +9,7 @@ what the model costs. Every queue between the threads is bounded, so
 memory does not grow with the video, and an error in any thread reaches
 the caller, naming the file.
 """
+import os
 import queue
 import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
@@ -17,6 +18,20 @@ import numpy as np
 
 #: Marks the end of a thread's items.
 _END = object()
+#: How much nicer (Linux) the writer threads are than the model's: under
+#: contention the model, the bottleneck on CPU, goes first; writers use
+#: what is left, and catch up while the model waits for its next batch.
+WRITER_NICENESS = 5
+
+
+def lower_priority(niceness: int = WRITER_NICENESS) -> None:
+    """Make the calling thread nicer, where the system allows it (Linux
+    schedules threads by their own nice value); elsewhere nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        pass
 
 
 class StopRequested(Exception):
@@ -182,6 +197,7 @@ class Worker:
         self._thread.start()
 
     def _run(self) -> None:
+        lower_priority()
         try:
             self._target()
         except StopRequested:

@@ -200,7 +200,8 @@ class InputWriter:
                 if writer is None:
                     writer = VideoWriter(
                         self._overlay_path, self.source.frame_rate or 25.0,
-                        self.source.audio, channel_order='bgr', threads=1)
+                        self.source.audio, channel_order='bgr', threads=1,
+                        preset=self.options.overlay_preset)
                 self._encode(writer.write, image, frame.time)
                 self.timing['overlay_encode'] += time.perf_counter() - now
                 self.overlay_frames += 1

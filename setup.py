@@ -15,9 +15,7 @@ HERE = osp.dirname(osp.abspath(__file__))
 def read_requirements(name):
     """Return the requirement lines of ``requirements/<name>.txt``.
 
-    Comments, blank lines and ``-r`` includes are skipped; ``mmcv`` is written
-    as a plain range because both ``mmcv`` and ``mmcv-lite`` satisfy it at
-    runtime (the import-time check in ``mmavs/__init__.py`` decides).
+    Comments, blank lines and ``-r`` includes are skipped.
     """
     path = osp.join(HERE, 'requirements', f'{name}.txt')
     requirements = []
@@ -36,23 +34,16 @@ def read_version():
 
 
 def install_requires():
-    """Runtime requirements plus the OpenMMLab packages.
+    """Runtime requirements plus the OpenMMLab packages, without mmcv.
 
-    ``mmcv`` is left out when ``mmcv-lite`` or ``mmcv`` is already installed:
-    pip cannot know that the two distributions provide the same module, and
-    would otherwise try to build full mmcv from source next to mmcv-lite.
+    As in mmsegmentation: mmcv is not a pip requirement, because two
+    distributions provide it (full ``mmcv`` with CUDA ops, ``mmcv-lite``
+    without) and pip cannot tell that either will do. Listing one made pip
+    build full mmcv from source next to an installed mmcv-lite (in pip's
+    isolated build environment nothing installed is visible). ``import
+    mmavs`` checks mmcv's version and says how to install it.
     """
-    from importlib.metadata import PackageNotFoundError, version
-    requirements = read_requirements('runtime')
-    for requirement in read_requirements('mminstall'):
-        if requirement.startswith('mmcv'):
-            try:
-                version('mmcv-lite')
-                continue
-            except PackageNotFoundError:
-                pass
-        requirements.append(requirement)
-    return requirements
+    return read_requirements('runtime') + read_requirements('mminstall')
 
 
 def add_mim_extension():

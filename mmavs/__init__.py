@@ -21,10 +21,15 @@ REQUIRED_VERSIONS = {
 }
 INSTALL_NAMES = {
     'mmengine': 'mmengine',
-    'mmcv': 'mmcv (or mmcv-lite on CPU-only machines)',
+    'mmcv': 'mmcv',
     'mmseg': 'mmsegmentation',
     'mmdet': 'mmdet',
 }
+#: How to get mmcv, which pip does not install with mmavs (two
+#: distributions provide it).
+MMCV_HOW = ('`pip install "mmcv-lite>={low},<{high}"` on CPU-only machines, '
+            'or full mmcv for its CUDA ops: `mim install "mmcv>={low},'
+            '<{high}"`')
 
 
 def check_versions(installed: dict = None) -> None:
@@ -42,6 +47,8 @@ def check_versions(installed: dict = None) -> None:
     for module_name, (low, high) in REQUIRED_VERSIONS.items():
         hint = (f'{INSTALL_NAMES[module_name]}>={low},<{high} '
                 f'(`pip install -r requirements/mminstall.txt`)')
+        if module_name == 'mmcv':
+            hint = MMCV_HOW.format(low=low, high=high)
         if installed is not None:
             version = installed.get(module_name)
         else:

@@ -56,3 +56,86 @@ def test_editable_command_is_optional(monkeypatch):
     monkeypatch.setitem(sys.modules, 'setuptools.command.editable_wheel',
                         None)
     assert setup_module.editable_wheel_command() is None
+
+
+def readme_install_commands():
+    """The commands of the README's "Install next to your OpenMMLab
+    stack" block, as written (comments dropped)."""
+    import re
+    with open(osp.join(REPO_ROOT, 'README.md'), encoding='utf-8') as file:
+        section = file.read().split(
+            '## Install next to your OpenMMLab stack', 1)[1]
+    block = re.search(r'```bash\n(.*?)```', section, re.S).group(1)
+    return [line.split('#', 1)[0].strip() for line in block.splitlines()
+            if line.split('#', 1)[0].strip()]
+
+
+def throwaway_env(folder):
+    """A new virtual environment that sees this environment's packages
+    (torch, mmcv-lite, mmseg, ...) but not mmavs, through a path file:
+    the README's install runs against an OpenMMLab stack without
+    downloading it again."""
+    import subprocess
+    import sys
+    import sysconfig
+    farm = folder / 'cached-packages'
+    farm.mkdir()
+    site = sysconfig.get_paths()['purelib']
+    for name in os.listdir(site):
+        if name.lower().startswith(('mmavs', '__editable__.mmavs',
+                                    '_mmavs')):
+            continue
+        os.symlink(osp.join(site, name), farm / name)
+    env = folder / 'env'
+    subprocess.run([sys.executable, '-m', 'venv', str(env)], check=True)
+    env_site = subprocess.run(
+        [str(env / 'bin' / 'python'), '-c',
+         'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+        check=True, capture_output=True, text=True).stdout.strip()
+    with open(osp.join(env_site, 'cached_packages.pth'), 'w') as file:
+        file.write(f'import site; site.addsitedir({str(farm)!r})\n')
+    return env
+
+
+def test_the_readme_install_works_with_pips_defaults(tmp_path):
+    """The README's install block, as written, in a new environment next
+    to mmcv-lite: pip's default build isolation (where nothing installed
+    is visible) must not try to build full mmcv. Then `pip install .`."""
+    import shutil
+    import subprocess
+    commands = readme_install_commands()
+    assert commands[-1] == 'pip install -e .'
+    assert any('mmcv-lite' in command for command in commands)
+    source = tmp_path / 'mmavs'
+    shutil.copytree(
+        REPO_ROOT, source,
+        ignore=shutil.ignore_patterns('.git', 'work_dirs', 'build', 'dist',
+                                      '*.egg-info', '__pycache__', '.mim',
+                                      'data'))
+    env = throwaway_env(tmp_path)
+    variables = dict(os.environ, PATH=f'{env / "bin"}{os.pathsep}'
+                     f'{os.environ["PATH"]}', PIP_NO_INPUT='1',
+                     PIP_DISABLE_PIP_VERSION_CHECK='1')
+    variables.pop('PYTHONPATH', None)
+
+    def run(command):
+        result = subprocess.run(command, shell=True, cwd=str(source),
+                                env=variables, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, (command, result.stdout[-2000:],
+                                        result.stderr[-3000:])
+        return result.stdout
+
+    for command in commands:
+        run(command)
+    where = run('python -c "import mmavs, mmcv; print(mmavs.__file__); '
+                'print(mmcv.__version__)"').split()
+    assert where[0] == str(source / 'mmavs' / '__init__.py')
+    # A regular install too, from pip's isolated build.
+    run('pip install -q .')
+    where = run('cd / && python -c "import mmavs, os; '
+                'print(os.path.dirname(mmavs.__file__))"').strip()
+    assert where.startswith(str(tmp_path / 'env'))
+    assert osp.isfile(osp.join(where, '.mim', 'configs', 'demo',
+                               'avsegformer-tiny_r18_1xb8-8e_synthetic-'
+                               's4-64x64.py'))

@@ -86,6 +86,12 @@ def test_version_check_names_package_and_range():
     with pytest.raises(ImportError, match='mmdet is not installed'):
         mmavs.check_versions(dict(mmengine='0.10.7', mmcv='2.1.0',
                                   mmseg='1.2.2'))
+    # pip does not install mmcv with mmavs: the message says how.
+    with pytest.raises(ImportError, match=r'mmcv is not installed; install '
+                       r'`pip install "mmcv-lite>=2\.0\.0,<2\.2\.0"` on '
+                       r'CPU-only machines, or full mmcv .*`mim install'):
+        mmavs.check_versions(dict(mmengine='0.10.7', mmseg='1.2.2',
+                                  mmdet='3.3.0'))
     mmavs.check_versions(dict(mmengine='0.10.7', mmcv='2.1.0',
                               mmseg='1.2.2', mmdet='3.3.0'))
 

@@ -242,30 +242,41 @@ class AVSBenchBaseDataset(BaseSegDataset):
             return osp.isfile(path)
         return fileio.exists(path, backend_args=self.backend_args)
 
+    def missing_files(self, info: dict) -> List[str]:
+        """The start-up check (``check_files``) of one clip, which the
+        checker (``tools/dataset_converters/avsbench_check.py``) runs too.
+
+        Args:
+            info (dict): A data info of this data set.
+
+        Returns:
+            list[str]: One message per missing file, starting with it.
+        """
+        problems = []
+        for index, path in enumerate(info['frame_paths']):
+            if path is not None and not self._exists(path):
+                problems.append(
+                    f'{path}: frame {index + 1}/{info["num_frames"]} of '
+                    f'clip "{info["clip_name"]}" is missing')
+        for index, path in enumerate(info['seg_map_paths']):
+            if path is not None and not self._exists(path):
+                problems.append(
+                    f'{path}: mask of frame {index + 1}/'
+                    f'{info["num_frames"]} of clip '
+                    f'"{info["clip_name"]}" is missing (the '
+                    f'{self.split} split labels this frame)')
+        if not self._exists(info['audio_path']):
+            problems.append(
+                f'{info["audio_path"]}: audio ({self.audio_source}) of '
+                f'clip "{info["clip_name"]}" is missing')
+        return problems
+
     def _drop_or_raise_missing(self, data_list: List[dict]) -> List[dict]:
         problems, kept = [], []
         for info in data_list:
-            clip_problems = []
-            for index, path in enumerate(info['frame_paths']):
-                if path is not None and not self._exists(path):
-                    clip_problems.append(
-                        f'{path}: frame {index + 1}/{info["num_frames"]} of '
-                        f'clip "{info["clip_name"]}" is missing')
-            for index, path in enumerate(info['seg_map_paths']):
-                if path is not None and not self._exists(path):
-                    clip_problems.append(
-                        f'{path}: mask of frame {index + 1}/'
-                        f'{info["num_frames"]} of clip '
-                        f'"{info["clip_name"]}" is missing (the '
-                        f'{self.split} split labels this frame)')
-            if not self._exists(info['audio_path']):
-                clip_problems.append(
-                    f'{info["audio_path"]}: audio ({self.audio_source}) of '
-                    f'clip "{info["clip_name"]}" is missing')
-            if clip_problems:
-                problems.extend(clip_problems)
-            else:
-                kept.append(info)
+            clip_problems = self.missing_files(info)
+            problems.extend(clip_problems)
+            kept.extend([] if clip_problems else [info])
         if not problems:
             return kept
         if self.skip_missing:

@@ -46,7 +46,28 @@ class AVSDataWarning(UserWarning):
     Each is warned about once per file (see :func:`report_suspicious`);
     ``strict=True`` on the data sets (``--strict`` on the checker) turns
     them into :class:`AVSDataError`.
+
+    Attributes:
+        kind (str): The kind of problem (``'sound_length'``,
+            ``'grey_mask'``, ...), as given to :func:`report_suspicious`.
     """
+
+    kind = ''
+
+
+def suspicious_error(message: str, kind: str) -> AVSDataError:
+    """The error strict mode raises for a warning's message.
+
+    Args:
+        message (str): The warning's text (starts with the file).
+        kind (str): The kind of problem.
+
+    Returns:
+        AVSDataError: The error :func:`report_suspicious` raises when
+        ``strict`` (the checker's ``--strict`` reports the same words).
+    """
+    return AVSDataError(f'{message} [{kind}; strict mode turns suspicious '
+                        'data into errors]')
 
 
 def report_suspicious(path: str,
@@ -72,6 +93,7 @@ def report_suspicious(path: str,
     """
     message = f'{path}: {problem}'
     if strict:
-        raise AVSDataError(f'{message} [{kind}; strict mode turns suspicious '
-                           'data into errors]')
-    warnings.warn(message, AVSDataWarning, stacklevel=2)
+        raise suspicious_error(message, kind)
+    warning = AVSDataWarning(message)
+    warning.kind = kind
+    warnings.warn(warning, stacklevel=2)

@@ -68,12 +68,12 @@ def test_checker_lists_every_broken_s4_file(checker, writable_task, capsys):
     broken = {}
 
     os.remove(first['frame_paths'][1])
-    broken[first['frame_paths'][1]] = 'frame file is missing'
+    broken[first['frame_paths'][1]] = 'frame 2/5 of clip'
     with open(first['frame_paths'][2], 'wb') as file:
         file.write(b'\x89PNG broken')
     broken[first['frame_paths'][2]] = 'cannot be decoded'
     os.remove(first['seg_map_paths'][3])
-    broken[first['seg_map_paths'][3]] = 'mask file is missing'
+    broken[first['seg_map_paths'][3]] = 'mask of frame 4/5'
     cv2.imwrite(second['seg_map_paths'][0], np.zeros((30, 30), np.uint8))
     broken[second['seg_map_paths'][0]] = 'mask is 30x30 but its frame'
     with open(second['audio_path'], 'wb') as file:
@@ -151,9 +151,13 @@ def test_checker_warns_then_fails_in_strict_mode(checker, writable_task,
     def broken_reader(path, *args, **kwargs):
         raise RuntimeError('decoder bug')
 
-    monkeypatch.setattr(checker, 'read_frame', broken_reader)
+    # The checker loads through the data sets' transforms, and names each
+    # file the broken reader fails on.
+    from mmavs.datasets.transforms import loading
+    monkeypatch.setattr(loading, 'read_frame', broken_reader)
     code = checker.main(args)
     out = capsys.readouterr().out
     assert code == 1
-    assert (f'{info["frame_paths"][0]}: unexpected RuntimeError while '
-            'reading it: decoder bug') in out
+    for path in info['frame_paths']:
+        assert (f'{path}: unexpected RuntimeError while LoadAVSFrames read '
+                'it: decoder bug') in out

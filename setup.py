@@ -195,7 +195,10 @@ if __name__ == '__main__':
         extras_require={
             'tests': read_requirements('tests'),
             'optional': read_requirements('optional'),
-            'all': read_requirements('tests') + read_requirements('optional'),
+            'deploy': read_requirements('deploy'),
+            'openvino': ['openvino'],
+            'all': read_requirements('tests') + read_requirements('optional')
+            + read_requirements('deploy'),
         },
         entry_points={
             'console_scripts': ['mmavs-demo=mmavs_cli:main'],

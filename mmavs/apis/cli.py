@@ -76,11 +76,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             weights=args.checkpoint,
             device=args.device,
             num_frames=args.num_frames,
-            show_progress=not args.no_progress)
+            show_progress=not args.no_progress,
+            backend=args.backend)
     except CheckpointError as error:
         # Unusable, refused (code in the file) or not this model's weights.
         parser.error(f'--checkpoint: {error}')
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ImportError) as error:
         parser.error(str(error))
     from .inferencer.sources import expand_inputs
     inputs = expand_inputs(args.inputs)  # a folder of videos: its videos

@@ -74,11 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
         'avsegformer_r50_1xb4-30e_avsbench-s4-224x224); default: the '
         'config saved in the checkpoint')
     parser.add_argument(
+        '--backend',
+        default=None,
+        choices=('pytorch', 'onnxruntime', 'openvino'),
+        help='what runs the model: PyTorch (default for .pth), ONNX Runtime '
+        '(default for a .onnx --checkpoint) or OpenVINO (a .onnx '
+        'exported by tools/deployment/pytorch2onnx.py)')
+    parser.add_argument(
         '--checkpoint',
         help='model weights (loaded with weights_only=True: a file holding '
         'anything but tensors is refused; weights that do not fit the '
-        'model are an error); without them the model is random (for '
-        'testing only)')
+        'model are an error), or an exported .onnx graph; without them '
+        'the model is random (for testing only)')
     parser.add_argument(
         '--out-dir',
         default='outputs',

@@ -38,7 +38,9 @@ from mmengine.registry import init_default_scope
 from mmavs.datasets.metainfo import complete_metainfo
 from mmavs.visualization import MaskPainter, check_display
 from ..model_init import init_model
-from .batching import ClipBatch, batch_samples, split_test_pipeline
+from .backends import BackendSegmentor, is_onnx_file, read_meta
+from .batching import (ClipBatch, batch_samples, pipeline_size,
+                       split_test_pipeline)
 from .configs import eval_dataset_class, load_config
 from .outputs import (OVERLAY_PRESET, OutputOptions, SegmentedFrame,
                       prediction_to_frame, unique_name)
@@ -82,6 +84,12 @@ class AVSInferencer(BaseInferencer):
         scope (str): Registry scope. Defaults to ``'mmseg'``.
         show_progress (bool): Show a progress bar per input. Defaults to
             False.
+        backend (str, optional): ``'pytorch'``, or ``'onnxruntime'`` /
+            ``'openvino'`` to run ``weights``, a graph exported by
+            ``tools/deployment/pytorch2onnx.py`` (its sidecar gives the
+            config when ``model`` is None). Defaults to ONNX Runtime for a
+            ``.onnx`` file, else PyTorch. Decoding, sampling, batching,
+            masks, overlay and summary are the same for every backend.
 
     Examples:
         >>> inferencer = AVSInferencer(
@@ -99,19 +107,26 @@ class AVSInferencer(BaseInferencer):
                  classes: Optional[Sequence[str]] = None,
                  palette: Optional[Sequence[Sequence[int]]] = None,
                  scope: str = 'mmseg',
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False,
+                 backend: Optional[str] = None) -> None:
         init_default_scope(scope)
         # Argument errors before the model is built and loaded.
         check_device(device)
         if num_frames is not None and num_frames < 1:
             raise ValueError(f'num_frames must be >= 1, got {num_frames}')
+        self.backend = backend or ('onnxruntime'
+                                   if is_onnx_file(weights) else 'pytorch')
+        if self.backend != 'pytorch':
+            model, self._graph_meta = self._graph_config(model, weights)
         super().__init__(
             model=load_config(model),
             weights=weights,
             device=device,
             scope=scope,
             show_progress=show_progress)
-        if str(next(self.model.parameters()).device) == 'cpu':
+        exported = self.backend != 'pytorch'
+        if not exported and str(next(
+                self.model.parameters()).device) == 'cpu':
             # SyncBN configs cannot run outside distributed training.
             self.model = revert_sync_batchnorm(self.model)
         self.num_frames = int(num_frames or self._config_num_frames())
@@ -120,9 +135,13 @@ class AVSInferencer(BaseInferencer):
         # needs the least padding (the masks are the same either way).
         self.interleave_clips = not getattr(
             self.model, 'processes_frames_independently', False)
-        # Such models may also take the first frame alone, for a first
-        # mask after one frame's forward pass (see ClipBatcher).
-        self.quick_start = not self.interleave_clips
+        # Such models may also take the first frames alone, for a first
+        # mask after one frame's forward pass (see ClipBatcher); an
+        # exported graph takes clips of its own length only.
+        self.quick_start = not self.interleave_clips and not exported
+        if exported:
+            self.model.check_input_size(self._pipeline_size(),
+                                        self.num_frames)
         meta = dict(getattr(self.model, 'dataset_meta', None) or {})
         if classes is not None:
             meta['classes'] = tuple(classes)
@@ -144,10 +163,35 @@ class AVSInferencer(BaseInferencer):
         """Whether the model has one output channel (S4/MS3 models)."""
         return self.model.out_channels == 1
 
+    def _graph_config(self, model, weights: Optional[str]) -> tuple:
+        """The config to use with an exported graph (the given one, else
+        its sidecar's), and the sidecar.
+
+        Raises:
+            ValueError: No ``.onnx`` file with a non-PyTorch backend.
+        """
+        if not is_onnx_file(weights):
+            raise ValueError(f'backend={self.backend!r} runs an exported '
+                             f'graph: weights must be a .onnx file, got '
+                             f'{weights!r}')
+        meta = read_meta(weights)
+        if model is None:
+            model = Config.fromstring(meta['config'], '.py')
+        return model, meta
+
+    def _pipeline_size(self) -> tuple:
+        """(H, W) of the frames the test pipeline makes."""
+        return pipeline_size(self.cfg)
+
     def _init_model(self, cfg: Union[Config, ConfigDict],
                     weights: Optional[str], device: str) -> torch.nn.Module:
-        """Build the model and load ``weights`` safely; see
-        :func:`mmavs.apis.init_model`."""
+        """Build the model and load ``weights`` safely (see
+        :func:`mmavs.apis.init_model`), or load an exported graph."""
+        if self.backend != 'pytorch':
+            if device not in (None, 'cpu'):
+                raise ValueError(f'the {self.backend} backend runs on the '
+                                 f'CPU here; got device={device!r}')
+            return BackendSegmentor(weights, self.backend, self._graph_meta)
         model = init_model(cfg if cfg else None, weights, device)
         if not cfg:  # read from the checkpoint: the pipeline needs it too
             cfg.update(model.cfg._cfg_dict)

@@ -426,3 +426,19 @@ class InOrder:
         if self._pending:
             raise RuntimeError(
                 f'{len(self._pending)} predictions were not emitted')
+
+
+def pipeline_size(cfg) -> Tuple[int, int]:
+    """(H, W) of the frames the config's test pipeline makes of a frame of
+    any size (shipped pipelines resize to a fixed size).
+
+    Args:
+        cfg (Config): The config.
+
+    Returns:
+        tuple[int, int]: (H, W).
+    """
+    _, frame_pipeline, _ = split_test_pipeline(cfg)
+    probe = transform_frame(frame_pipeline, np.zeros((37, 53, 3), np.uint8),
+                            'probe')
+    return tuple(int(s) for s in probe['imgs'][0].shape[:2])

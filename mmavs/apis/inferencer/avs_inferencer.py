@@ -374,6 +374,20 @@ class AVSInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     # The call
     # ------------------------------------------------------------------
+    @staticmethod
+    def _check_call(fps: Rate, batch_size: int, out_dir: Optional[str],
+                    show: bool) -> Rate:
+        """Argument errors of a call, before any input is decoded: the
+        rate (returned parsed), the batch, the output folder, a display."""
+        fps = parse_fps(fps)
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if out_dir is not None:
+            check_out_dir(out_dir)  # before, not after, the first video
+        if show:
+            check_display(window=WINDOW_NAME)
+        return fps
+
     def _options(self, save_masks: bool, pred_out_dir: str, **kwargs
                  ) -> OutputOptions:
         return OutputOptions(
@@ -438,13 +452,7 @@ class AVSInferencer(BaseInferencer):
             ...     print(frame.time, frame.mask.mean())
             >>> stream.result['out_files']['overlay']
         """
-        fps = parse_fps(fps)
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-        if out_dir is not None:
-            check_out_dir(out_dir)
-        if show:
-            check_display(window=WINDOW_NAME)
+        fps = self._check_call(fps, batch_size, out_dir, show)
         source = load_source(input, 0, allow_truncated)
         return self._stream(
             source, fps, batch_size,
@@ -544,18 +552,12 @@ class AVSInferencer(BaseInferencer):
             OSError: ``out_dir`` cannot be written (checked first), or a
                 file cannot be written (named in the message).
         """
-        fps = parse_fps(fps)
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-        if out_dir is not None:
-            check_out_dir(out_dir)  # before, not after, the first video
+        fps = self._check_call(fps, batch_size, out_dir, show)
         options = self._options(
             save_masks, pred_out_dir, img_out_dir=img_out_dir,
             save_overlay=save_overlay, save_summary=save_summary, show=show,
             wait_time=wait_time, return_vis=return_vis,
             overlay_preset=overlay_preset)
-        if show:
-            check_display(window=WINDOW_NAME)
         single = not isinstance(inputs, (list, tuple)) and not folder_videos(
             inputs)
         used_names: Set[str] = set()

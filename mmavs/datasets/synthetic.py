@@ -30,6 +30,11 @@ float32 torch tensor [5, 1, 96, 64] computed by
 so it equals what loading the wav gives) and the metadata csv; AVSS also
 gets ``label2idx.json``.
 
+All of the above is the default :class:`~.synthetic_settings.SceneSetting`
+(the very bits of the generator before settings existed); other settings
+change the sounds, pitches, counts, sizes, motion, loudness, noise and
+background (:mod:`.synthetic_settings` names tuning and held-out ones).
+
 The output is a deterministic function of the arguments: each clip draws
 from its own random generator seeded by (seed, task, split, clip index).
 """
@@ -38,17 +43,19 @@ import os
 import os.path as osp
 import pickle
 from functools import partial
-from typing import Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmengine.fileio import dump
 
-from .audio import (EXAMPLE_NUM_FRAMES, SAMPLE_RATE, STFT_HOP_LENGTH,
-                    waveform_to_log_mel_examples)
+from .audio import SAMPLE_RATE, waveform_to_log_mel_examples
 from .avsbench import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
                        AVSBenchSemanticDataset)
 from .metainfo import AVSS_CLASSES, AVSS_PALETTE
+from .synthetic_settings import SceneSetting, get_setting, resolve_setting
+from .synthetic_sound import (category_sound, squeeze_frequencies,
+                              synthesise_audio)
 
 #: (S4 category, AVSS class, shape, BGR colour, tone in Hz). The first
 #: entries are the most distinct, in look and in mel band, so small
@@ -89,6 +96,31 @@ def synthetic_categories(num_categories: int = 5) -> List[dict]:
     for category in categories:
         category['avss_index'] = AVSS_CLASSES.index(category['avss_name'])
     return categories[:num_categories]
+
+
+def setting_categories(setting: Union[None, str, SceneSetting] = None
+                       ) -> List[dict]:
+    """The categories of a setting, with their sounds.
+
+    Args:
+        setting (None | str | SceneSetting): What
+            :func:`~.synthetic_settings.get_setting` accepts; ``None`` is the
+            default setting.
+
+    Returns:
+        list[dict]: :func:`synthetic_categories` of the setting's
+        ``num_categories``, with ``frequency`` squeezed by its
+        ``pitch_spread`` and ``sound`` (a
+        :func:`~.synthetic_sound.category_sound` of its ``sound_kind``).
+    """
+    setting = get_setting(setting)
+    categories = synthetic_categories(setting.num_categories)
+    frequencies = squeeze_frequencies([c['frequency'] for c in categories],
+                                      setting.pitch_spread)
+    for index, (category, freq) in enumerate(zip(categories, frequencies)):
+        category['frequency'] = freq
+        category['sound'] = category_sound(index, setting.sound_kind)
+    return categories
 
 
 #: cv2 drawing in fixed point: coordinates in 1/16 pixel.
@@ -143,21 +175,22 @@ def _draw_shape(canvas: np.ndarray, shape: str, cx: float, cy: float,
 
 
 def _place_objects(rng: np.random.Generator, num_objects: int,
-                   size: Tuple[int, int]) -> List[dict]:
+                   size: Tuple[int, int], scale: Tuple[float, float],
+                   motion: float) -> List[dict]:
     """Non-overlapping positions, radii and small velocities."""
     height, width = size
     short = min(height, width)
     objects: List[dict] = []
     for _ in range(num_objects):
         for _attempt in range(200):
-            r = short * rng.uniform(0.13, 0.18)
+            r = short * rng.uniform(scale[0], scale[1])
             cx = rng.uniform(r + 1, width - r - 1)
             cy = rng.uniform(r + 1, height - r - 1)
             if all(
                     np.hypot(cx - o['cx'], cy - o['cy']) > r + o['r'] + 2
                     for o in objects):
                 break
-        speed = short * 0.02
+        speed = short * motion
         objects.append(
             dict(
                 cx=cx,
@@ -187,12 +220,55 @@ def _background(rng: np.random.Generator, size: Tuple[int, int]) -> np.ndarray:
     return np.clip(base + texture + ramp, 0, 255)
 
 
+def _textured_background(rng: np.random.Generator, size: Tuple[int, int],
+                         clutter: bool) -> np.ndarray:
+    """Stripes, blobs and noise; with ``clutter``, small distractor shapes.
+
+    Everything comes from a child generator that takes one draw of
+    ``rng``: 'texture' and 'clutter' then share the objects, sounds and
+    masks of a clip and differ only in the distractors.
+    """
+    sub = np.random.default_rng(int(rng.integers(2**63)))
+    height, width = size
+    short = min(size)
+    yy, xx = np.mgrid[0:height, 0:width].astype(float)
+    image = np.empty(size + (3, ))
+    image[...] = sub.uniform(70, 150) + sub.uniform(-15, 15, size=3)
+    angle, period = sub.uniform(0, np.pi), short * sub.uniform(0.15, 0.4)
+    stripes = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) /
+                     period + sub.uniform(0, 2 * np.pi))
+    image += 18 * stripes[..., None] * sub.uniform(0.5, 1.0, size=3)
+    for _ in range(int(sub.integers(3, 7))):
+        cx, cy = sub.uniform(0, width), sub.uniform(0, height)
+        sigma = short * sub.uniform(0.08, 0.25)
+        blob = np.exp(-((xx - cx)**2 + (yy - cy)**2) / (2 * sigma**2))
+        image += blob[..., None] * sub.uniform(-45, 45, size=3)
+    image += sub.normal(0.0, 8.0, size=size + (1, ))
+    if clutter:
+        # The categories' shapes in muted colours: they look like objects
+        # but are never labelled and never sound.
+        shapes = [spec[2] for spec in CATEGORY_SPECS]
+        for _ in range(int(sub.integers(3, 7))):
+            canvas = np.zeros(size, dtype=np.uint8)
+            _draw_shape(canvas, shapes[int(sub.integers(len(shapes)))],
+                        sub.uniform(0, width), sub.uniform(0, height),
+                        short * sub.uniform(0.04, 0.08))
+            image[canvas.astype(bool)] = sub.uniform(40, 200) + sub.uniform(
+                -25, 25, size=3)
+    return np.clip(image, 0, 255)
+
+
 def _render_clip(rng: np.random.Generator, categories: List[dict],
                  object_categories: Sequence[int], num_frames: int,
-                 size: Tuple[int, int]):
+                 size: Tuple[int, int], setting: SceneSetting):
     """Frames (BGR uint8) and per-frame owner maps (object index or -1)."""
-    background = _background(rng, size)
-    objects = _place_objects(rng, len(object_categories), size)
+    if setting.background == 'flat':
+        background = _background(rng, size)
+    else:
+        background = _textured_background(rng, size,
+                                          setting.background == 'clutter')
+    objects = _place_objects(rng, len(object_categories), size,
+                             setting.object_scale, setting.motion)
     frames, owners = [], []
     for _ in range(num_frames):
         frame = background.copy()
@@ -213,62 +289,39 @@ def _render_clip(rng: np.random.Generator, categories: List[dict],
 
 
 def _sounding_schedule(rng: np.random.Generator, num_objects: int,
-                       num_seconds: int, multi: bool,
-                       first: int) -> List[List[int]]:
+                       num_seconds: int, multi: bool, first: int,
+                       sources: Tuple[int, int]) -> List[List[int]]:
     """Indices of the sounding objects for every second.
 
-    Object ``first`` sounds in the first second (alone unless ``multi``
-    adds a second one); with ``multi`` the set is redrawn now and then.
+    Object ``first`` sounds in the first second, alone unless ``multi``
+    adds others: up to the ``sources`` minimum always, each one above it
+    with probability 0.5. With ``multi`` the set is redrawn now and then.
+    Counts are cut to ``num_objects``.
     """
+    low, high = (min(n, num_objects) for n in sources)
 
     def draw():
-        count = min(int(rng.integers(1, 3)), num_objects)
+        count = min(int(rng.integers(sources[0], sources[1] + 1)),
+                    num_objects)
         return sorted(
             rng.choice(num_objects, size=count, replace=False).tolist())
 
     current = [first]
-    if multi and num_objects > 1 and rng.random() < 0.5:
+    if multi:
+        # One draw per optional source, each a scalar choice: with the
+        # default (1, 2) these are the original generator's very draws.
+        count = low + sum(rng.random() < 0.5 for _ in range(high - low))
         others = [i for i in range(num_objects) if i != first]
-        current = sorted([first, int(rng.choice(others))])
+        for _ in range(count - 1):
+            current.append(int(rng.choice(others)))
+            others.remove(current[-1])
+        current = sorted(current)
     schedule = []
     for second in range(num_seconds):
         if multi and second > 0 and rng.random() < 0.3:
             current = draw()
         schedule.append(current)
     return schedule
-
-
-def _synthesise_audio(rng: np.random.Generator, categories: List[dict],
-                      object_categories: Sequence[int],
-                      schedule: List[List[int]], noise: float) -> np.ndarray:
-    """int16 16 kHz audio of ``len(schedule)`` seconds.
-
-    Segment ``t`` is the sum of the tones of ``schedule[t]``. Segments follow
-    the 0.96 s grid of the VGGish examples (the last one runs to the end),
-    not whole seconds: example ``t``, which the model pairs with frame ``t``,
-    then hears exactly the objects labelled in frame ``t``.
-    """
-    num_samples = len(schedule) * SAMPLE_RATE
-    step = EXAMPLE_NUM_FRAMES * STFT_HOP_LENGTH  # 0.96 s in samples
-    starts = [t * step for t in range(len(schedule))] + [num_samples]
-    times = np.arange(num_samples) / SAMPLE_RATE
-    ramp = int(0.005 * SAMPLE_RATE)
-    tone_params = [(categories[cat]['frequency'] * rng.uniform(0.98, 1.02),
-                    rng.uniform(0.2, 0.4), rng.uniform(0, 2 * np.pi))
-                   for cat in object_categories]
-    waveform = np.zeros(num_samples)
-    for t, sounding in enumerate(schedule):
-        begin, end = starts[t], starts[t + 1]
-        # Short fades avoid clicks (broadband energy) at segment borders.
-        envelope = np.ones(end - begin)
-        envelope[:ramp] = np.linspace(0, 1, ramp)
-        envelope[-ramp:] = np.linspace(1, 0, ramp)
-        for index in sounding:
-            freq, amp, phase = tone_params[index]
-            waveform[begin:end] += envelope * amp * np.sin(
-                2 * np.pi * freq * times[begin:end] + phase)
-    waveform += rng.normal(0.0, noise, size=waveform.shape)
-    return np.round(np.clip(waveform, -1, 1) * 32767).astype(np.int16)
 
 
 def _write_wav(path: str, waveform: np.ndarray) -> None:
@@ -312,16 +365,15 @@ def _clip_rng(seed: int, task: str, split: str,
         [seed, _TASK_IDS[task], _SPLIT_IDS[split], index])
 
 
-def _clip_content(rng, categories, objects_per_clip, num_frames, size, multi,
-                  noise, primary):
+def _clip_content(rng, categories, setting, num_frames, size, multi, primary):
     """Draw and render one clip.
 
     ``primary`` is the category that sounds first; cycling it over the
     clips keeps the sounding categories balanced, so no look is a better
     guess than another without the audio.
     """
-    num_objects = int(
-        rng.integers(objects_per_clip[0], objects_per_clip[1] + 1))
+    low, high = setting.objects_per_clip
+    num_objects = int(rng.integers(low, high + 1))
     num_objects = min(num_objects, len(categories))
     others = [c for c in range(len(categories)) if c != primary]
     object_categories = [primary] + rng.choice(
@@ -329,11 +381,16 @@ def _clip_content(rng, categories, objects_per_clip, num_frames, size, multi,
     order = rng.permutation(num_objects)
     object_categories = [object_categories[i] for i in order]
     first = int(np.flatnonzero(order == 0)[0])
-    schedule = _sounding_schedule(rng, num_objects, num_frames, multi, first)
+    schedule = _sounding_schedule(rng, num_objects, num_frames, multi, first,
+                                  setting.sources_per_second)
     frames, owners = _render_clip(rng, categories, object_categories,
-                                  num_frames, size)
-    waveform = _synthesise_audio(rng, categories, object_categories, schedule,
-                                 noise)
+                                  num_frames, size, setting)
+    sounds = [
+        dict(categories[cat]['sound'], frequency=categories[cat]['frequency'])
+        for cat in object_categories
+    ]
+    waveform = synthesise_audio(rng, sounds, schedule, setting.noise,
+                                setting.loudness_db)
     return object_categories, schedule, frames, owners, waveform
 
 
@@ -366,9 +423,8 @@ def _write_frames_and_masks(clip: dict, frames: Sequence[np.ndarray],
             _write_image(path, mask)
 
 
-def _write_binary(task, root, counts, categories, size, objects_per_clip,
-                  seed, noise):
-    """S4 (one sounding object per clip) or MS3 (1-2 per second)."""
+def _write_binary(task, root, counts, categories, size, setting, seed):
+    """S4 (one sounding object per clip) or MS3 (several per second)."""
     single = task == 's4'
     dataset_class = AVSBenchS4Dataset if single else AVSBenchMS3Dataset
     name_column = 'name' if single else 'video_id'
@@ -381,8 +437,8 @@ def _write_binary(task, root, counts, categories, size, objects_per_clip,
         for index in range(count):
             rng = _clip_rng(seed, task, split, index)
             objs, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip, dataset_class.NUM_FRAMES,
-                size, not single, noise, (seed + index) % len(categories))
+                rng, categories, setting, dataset_class.NUM_FRAMES, size,
+                not single, (seed + index) % len(categories))
             row = {name_column: f'syn_{task}_{split}_{index:04d}',
                    'split': split}
             if single:
@@ -410,7 +466,7 @@ def _avss_subsets(count: int) -> List[str]:
     return ['v2'] * (count - 2 * num_v1) + ['v1s'] * num_v1 + ['v1m'] * num_v1
 
 
-def _write_avss(root, counts, categories, size, objects_per_clip, seed, noise):
+def _write_avss(root, counts, categories, size, setting, seed):
     rows = []
     palette_bgr = np.asarray(AVSS_PALETTE, dtype=np.uint8)[:, ::-1]
     for split, count in counts.items():
@@ -422,8 +478,8 @@ def _write_avss(root, counts, categories, size, objects_per_clip, seed, noise):
             num_real = sum(path is not None for path in clip['frame_paths'])
             # v1s clips have one sounding object, like S4.
             objs, schedule, frames, owners, waveform = _clip_content(
-                rng, categories, objects_per_clip, num_real, size, subset
-                != 'v1s', noise, (seed + index) % len(categories))
+                rng, categories, setting, num_real, size, subset != 'v1s',
+                (seed + index) % len(categories))
             owner_to_class = np.array(
                 [categories[cat]['avss_index'] for cat in objs] + [0])
             # Index -1 (no object) picks the trailing 0 (background).
@@ -452,17 +508,23 @@ _WRITERS = dict(
     avss=_write_avss)
 
 
-def make_synthetic_avsbench(out_dir: str,
-                            tasks: Union[str, Sequence[str]] = ('s4', 'ms3',
-                                                                'avss'),
-                            num_clips: Union[int, Mapping[str, int]] = dict(
-                                train=40, val=10, test=10),
-                            image_size: Union[int, Tuple[int, int]] = 64,
-                            num_categories: int = 5,
-                            objects_per_clip: Tuple[int, int] = (2, 3),
-                            seed: int = 0,
-                            noise: float = 0.01) -> Dict[str, str]:
+def make_synthetic_avsbench(
+        out_dir: str,
+        tasks: Union[str, Sequence[str]] = ('s4', 'ms3', 'avss'),
+        num_clips: Union[int, Mapping[str, int]] = dict(
+            train=40, val=10, test=10),
+        image_size: Union[int, Tuple[int, int]] = 64,
+        num_categories: Optional[int] = None,
+        objects_per_clip: Optional[Tuple[int, int]] = None,
+        seed: int = 0,
+        noise: Optional[float] = None,
+        setting: Union[None, str, SceneSetting, Mapping[str, Any]] = None
+) -> Dict[str, str]:
     """Write a synthetic AVSBench in the released layout of each sub-task.
+
+    ``num_categories``, ``objects_per_clip`` and ``noise`` are setting
+    fields: they change the default setting, and next to a ``setting`` may
+    only repeat its values (:func:`~.synthetic_settings.resolve_setting`).
 
     Args:
         out_dir (str): Output folder; the sub-tasks go to
@@ -476,14 +538,22 @@ def make_synthetic_avsbench(out_dir: str,
             40/10/10.
         image_size (int | tuple[int, int]): Frame size, ``s`` or ``(h, w)``.
             Defaults to 64.
-        num_categories (int): Object categories (1-8), each with its own
-            shape, colour and tone. Defaults to 5.
-        objects_per_clip (tuple[int, int]): Min and max objects in a clip
-            (different categories). Defaults to (2, 3).
+        num_categories (int, optional): Object categories (1-8), each with
+            its own shape, colour and sound. Defaults to None: the
+            setting's (5 in the default setting).
+        objects_per_clip (tuple[int, int], optional): Min and max objects
+            in a clip (different categories). Defaults to None: the
+            setting's ((2, 3) in the default setting).
         seed (int): Random seed; the output is deterministic given the
             arguments. Defaults to 0.
-        noise (float): Standard deviation of the white noise added to the
-            audio (full scale 1). Defaults to 0.01.
+        noise (float, optional): Standard deviation of the white noise
+            added to the audio (full scale 1). Defaults to None: the
+            setting's (0.01 in the default setting).
+        setting (None | str | SceneSetting | Mapping): The scene family
+            member: a name of :data:`~.synthetic_settings.SETTINGS`, a
+            :class:`~.synthetic_settings.SceneSetting` or a mapping of its
+            fields. Defaults to None, the default setting (the original
+            generator, bit for bit, like ``'default'``).
 
     Returns:
         dict[str, str]: Task -> the folder it was written to.
@@ -510,16 +580,16 @@ def make_synthetic_avsbench(out_dir: str,
              image_size) if isinstance(image_size, int) else tuple(image_size))
     if min(size) < 16:
         raise ValueError(f'image_size must be at least 16, got {size}')
-    low, high = objects_per_clip
-    if not 1 <= low <= high:
-        raise ValueError('objects_per_clip must be (min, max) with '
-                         f'1 <= min <= max, got {objects_per_clip}')
-    categories = synthetic_categories(num_categories)
+    scene = resolve_setting(
+        setting,
+        num_categories=num_categories,
+        objects_per_clip=objects_per_clip,
+        noise=noise)
+    categories = setting_categories(scene)
     roots = {}
     for task in tasks:
         root = osp.join(out_dir, TASK_FOLDERS[task])
         os.makedirs(root, exist_ok=True)
-        _WRITERS[task](root, counts, categories, size, (low, high), seed,
-                       noise)
+        _WRITERS[task](root, counts, categories, size, scene, seed)
         roots[task] = root
     return roots

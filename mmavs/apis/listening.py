@@ -20,7 +20,7 @@ silent``. A model that only looks has drops near 0.
 import copy
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
@@ -187,4 +187,59 @@ def format_listening_report(report: dict) -> str:
                 cell += f' ({report[mode][key] - report["true"][key]:+.1f})'
             cells.append(f'{cell:>16s}')
         lines.append(f'{labels[mode]:26s}' + ''.join(cells))
+    return '\n'.join(lines)
+
+
+def format_settings_report(reports: Mapping[str, dict]) -> str:
+    """Listening reports of several data settings as one table, with the
+    worst case of each column under it.
+
+    A recipe is only as good as its worst setting: the last lines name the
+    setting with the lowest true score and the ones with the smallest drops
+    (the least listening).
+
+    Args:
+        reports (Mapping[str, dict]): Setting name -> what
+            :func:`listening_report` returns (all three modes), in the
+            order to show.
+
+    Returns:
+        str: E.g.::
+
+            setting            true M_J   swapped M_J    silent M_J
+            heldout_fm             91.0   40.2 (-50.8)  12.0 (-79.0)
+            heldout_chirp          84.3   70.1 (-14.2)  30.5 (-53.8)
+            worst true M_J: 84.3 (heldout_chirp)
+            smallest drop with swapped audio: 14.2 (heldout_chirp)
+            smallest drop with silent audio: 53.8 (heldout_chirp)
+
+    Raises:
+        ValueError: No reports, or a report without all three modes.
+    """
+    if not reports:
+        raise ValueError('format_settings_report needs at least one report')
+    for name, report in reports.items():
+        missing = [m for m in LISTENING_MODES if m not in report]
+        if missing:
+            raise ValueError(f'the report of {name!r} has no {missing}')
+    key = next(iter(reports.values()))['keys'][0]
+    width = max(len('setting'), *map(len, reports)) + 2
+    lines = [f'{"setting":{width}s}' + ''.join(
+        f'{f"{mode} {key}":>16s}' for mode in LISTENING_MODES)]
+    for name, report in reports.items():
+        true = report['true'][key]
+        cells = [f'{true:.1f}'] + [
+            f'{report[mode][key]:.1f} ({report[mode][key] - true:+.1f})'
+            for mode in LISTENING_MODES[1:]
+        ]
+        lines.append(f'{name:{width}s}' + ''.join(f'{c:>16s}' for c in cells))
+    worst = min(reports, key=lambda n: reports[n]['true'][key])
+    lines.append(f'worst true {key}: {reports[worst]["true"][key]:.1f} '
+                 f'({worst})')
+    for mode, words in (('swapped', 'swapped audio'),
+                        ('silent', 'silent audio')):
+        drops = {n: r['true'][key] - r[mode][key] for n, r in reports.items()}
+        least = min(drops, key=drops.get)
+        lines.append(f'smallest drop with {words}: {drops[least]:.1f} '
+                     f'({least})')
     return '\n'.join(lines)

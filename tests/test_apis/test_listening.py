@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
 from mmavs.apis.listening import (REPORT_FILE, format_listening_report,
+                                  format_settings_report,
                                   listening_keys, listening_report)
 from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.testing import get_tiny_train_config
@@ -221,3 +222,38 @@ def test_mode_outputs_get_their_own_folders(s4_root, tmp_path):
     listening_report(cfg, _checkpoint(cfg, tmp_path / 'ckpt.pth'))
     for mode in ('true', 'swapped', 'silent'):
         assert osp.isfile(tmp_path / 'out' / mode / 'per_clip_scores.json')
+
+
+def _report(true, swapped, silent):
+    return dict(keys=['M_J', 'M_F'],
+                true=dict(M_J=true, M_F=true + 1),
+                swapped=dict(M_J=swapped, M_F=0.0),
+                silent=dict(M_J=silent, M_F=0.0))
+
+
+def test_settings_report_names_the_worst_setting_of_each_column():
+    table = format_settings_report(dict(
+        a_long_setting_name=_report(91.0, 40.2, 12.0),
+        b=_report(84.3, 80.0, 30.5),
+        c=_report(95.0, 60.0, 90.0)))
+    lines = table.splitlines()
+    assert lines[0].split() == ['setting', 'true', 'M_J', 'swapped', 'M_J',
+                                'silent', 'M_J']
+    assert lines[1].split() == ['a_long_setting_name', '91.0', '40.2',
+                                '(-50.8)', '12.0', '(-79.0)']
+    assert lines[2].split() == ['b', '84.3', '80.0', '(-4.3)', '30.5',
+                                '(-53.8)']
+    # Worst of each column, each from a different setting.
+    assert lines[4] == 'worst true M_J: 84.3 (b)'
+    assert lines[5] == 'smallest drop with swapped audio: 4.3 (b)'
+    assert lines[6] == 'smallest drop with silent audio: 5.0 (c)'
+    assert len(lines) == 7
+
+
+def test_settings_report_refuses_incomplete_reports():
+    with pytest.raises(ValueError, match='at least one'):
+        format_settings_report({})
+    partial = _report(90.0, 10.0, 10.0)
+    del partial['silent']
+    with pytest.raises(ValueError, match=r"'x' has no \['silent'\]"):
+        format_settings_report(dict(x=partial))

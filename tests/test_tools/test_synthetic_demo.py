@@ -22,7 +22,7 @@ def test_demo_trains_and_reports_listening(tmp_path):
         summary = json.load(file)
     assert summary['config'].startswith('avsegformer-tiny_r18-lightaudio')
     listening = summary['listening']
-    assert set(listening) == {'true', 'swapped', 'silent', 'drop'}
+    assert set(listening) == {'keys', 'true', 'swapped', 'silent', 'drop'}
     for mode in ('swapped', 'silent'):
         assert listening['drop'][mode]['M_J'] == pytest.approx(
             listening['true']['M_J'] - listening[mode]['M_J'])
@@ -36,3 +36,42 @@ def test_demo_trains_and_reports_listening(tmp_path):
     # The model under a stable name, loadable with the config it names.
     assert (tmp_path / 'model.pth').is_file()
     assert f'model: {tmp_path / "model.pth"}' in result.stdout
+
+
+def test_demo_over_several_settings_prints_the_worst_case(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/demo/synthetic_demo.py', '--task', 's4',
+         '--work-dir', str(tmp_path), '--num-train', '4', '--num-test', '2',
+         '--epochs', '1', '--setting', 'heldout_chirp', 'default',
+         'heldout_chirp'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / 'settings_summary.json') as file:
+        summary = json.load(file)
+    # A name given twice runs once; each setting has its own data and model.
+    assert list(summary['settings']) == ['heldout_chirp', 'default']
+    for name, one in summary['settings'].items():
+        assert one['setting'] == name
+        assert (tmp_path / name / 'model.pth').is_file()
+        assert (tmp_path / name / 'data' / 'Single-source').is_dir()
+    true = {name: one['listening']['true']['M_J']
+            for name, one in summary['settings'].items()}
+    worst = min(true, key=true.get)
+    assert f'worst true M_J: {true[worst]:.1f} ({worst})' in result.stdout
+    assert summary['table'] in result.stdout
+    # The chirp scenes are not the default ones: different audio files.
+    chirp = (tmp_path / 'heldout_chirp' / 'data' / 'Single-source')
+    default = (tmp_path / 'default' / 'data' / 'Single-source')
+    wav = sorted(p.relative_to(chirp) for p in chirp.rglob('*.wav'))[0]
+    assert (chirp / wav).read_bytes() != (default / wav).read_bytes()
+
+
+def test_demo_refuses_an_unknown_setting_before_any_work(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/demo/synthetic_demo.py', '--work-dir',
+         str(tmp_path), '--setting', 'held-out', 'no_such_scenes'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "unknown setting 'no_such_scenes'" in result.stderr
+    assert 'heldout_fm' in result.stderr  # the choices are listed
+    assert not list(tmp_path.iterdir())

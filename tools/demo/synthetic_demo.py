@@ -19,10 +19,19 @@ On a machine without any download it
    ``WORK_DIR/summary.json``; the trained model is ``WORK_DIR/model.pth``
    (for ``mmavs-demo --checkpoint`` with the config it was trained with).
 
+``--setting`` picks the scenes (:mod:`mmavs.datasets.synthetic_settings`;
+``make_synthetic_avsbench.py --list-settings`` lists them). Several
+settings, or a group (``tuning``, ``held-out``), train one model per
+setting, each in ``WORK_DIR/SETTING`` as above, then print one table with
+the worst case (:func:`mmavs.apis.listening.format_settings_report`) and
+write ``WORK_DIR/settings_summary.json``: a recipe is judged by the
+settings it was not tuned on.
+
 Usage::
 
     python tools/demo/synthetic_demo.py [--task s4|ms3]
         [--work-dir work_dirs/demo] [--config CONFIG] [--val-interval 1]
+        [--setting NAME [NAME ...] | --setting held-out]
 """
 import argparse
 import json
@@ -47,7 +56,7 @@ TASKS = dict(
         objects_per_clip=(2, 4)))
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='mmavs synthetic demo')
     parser.add_argument('--task', choices=sorted(TASKS), default='s4')
     parser.add_argument('--work-dir', default='work_dirs/demo')
@@ -62,11 +71,74 @@ def parse_args():
         '--val-interval', type=int, help='validate every N epochs (learning '
         'curves); default: once, after the last epoch')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument(
+        '--setting', nargs='+', metavar='NAME', help='synthetic scene '
+        'settings (names, or the groups "tuning" / "held-out"); several: '
+        'one model per setting and a table with the worst case. Default: '
+        "the demo's own scenes")
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def expand_settings(names):
+    """Setting names with the groups ``tuning`` and ``held-out`` spelled
+    out, in order, each once; unknown names end the run before any work."""
+    from mmavs.datasets.synthetic_settings import (SETTINGS,
+                                                   held_out_settings,
+                                                   tuning_settings)
+    groups = {'tuning': tuning_settings(), 'held-out': held_out_settings()}
+    expanded = []
+    for name in names:
+        if name not in groups and name not in SETTINGS:
+            raise SystemExit(
+                f'error: unknown setting {name!r}; choose from '
+                f'{", ".join(list(groups) + list(SETTINGS))}')
+        for one in groups.get(name, [name]):
+            if one not in expanded:
+                expanded.append(one)
+    return expanded
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not args.setting:
+        run_one(args, args.work_dir, None)
+        return
+    names = expand_settings(args.setting)
+    if len(names) == 1:
+        run_one(args, args.work_dir, names[0])
+        return
+    from mmavs.apis.listening import format_settings_report
+    summaries = {}
+    for index, name in enumerate(names, start=1):
+        print(f'\n#### setting {index}/{len(names)}: {name}')
+        summaries[name] = run_one(args, osp.join(args.work_dir, name), name)
+    reports = {name: summary['listening']
+               for name, summary in summaries.items()}
+    table = format_settings_report(reports)
+    os.makedirs(args.work_dir, exist_ok=True)
+    with open(osp.join(args.work_dir, 'settings_summary.json'), 'w') as f:
+        json.dump(dict(task=args.task, settings=summaries, table=table), f,
+                  indent=2)
+    print(f'\n============ mmavs demo: {len(names)} settings '
+          f'(synthetic AVSBench-{args.task.upper()}, test sets) ============')
+    print(table)
+    train_minutes = [s['train_seconds'] / 60 for s in summaries.values()]
+    print(f'training per setting: {min(train_minutes):.1f}-'
+          f'{max(train_minutes):.1f} min')
+
+
+def run_one(args, work_dir, setting):
+    """Write one synthetic set, train on it, run the listening report.
+
+    Args:
+        args (argparse.Namespace): The command line.
+        work_dir (str): Where the data, the training and the report go.
+        setting (str | None): A synthetic setting name; ``None`` for the
+            demo's own scenes (the task's categories and object counts).
+
+    Returns:
+        dict: What ``WORK_DIR/summary.json`` holds.
+    """
     task = TASKS[args.task]
     config = args.config or osp.join(REPO_ROOT, 'configs', 'demo',
                                      task['config'])
@@ -77,16 +149,17 @@ def main():
                                       listening_report)
     from mmavs.datasets.synthetic import make_synthetic_avsbench
 
-    data_dir = osp.join(args.work_dir, 'data')
+    data_dir = osp.join(work_dir, 'data')
     name = f'AVSBench-{args.task.upper()}'
     print(f'[1/3] Writing a synthetic {name} set to {data_dir} ...')
+    scenes = dict(setting=setting) if setting else dict(
+        num_categories=task['num_categories'],
+        objects_per_clip=task['objects_per_clip'])
     data_root = make_synthetic_avsbench(
         data_dir, tasks=args.task,
         num_clips=dict(train=args.num_train, val=args.num_test,
                        test=args.num_test),
-        image_size=64, num_categories=task['num_categories'],
-        objects_per_clip=task['objects_per_clip'],
-        seed=args.seed)[args.task]
+        image_size=64, seed=args.seed, **scenes)[args.task]
     data_done = time.time()
     print(f'      done in {data_done - start:.0f} s')
 
@@ -98,7 +171,7 @@ def main():
     cfg.train_cfg.val_interval = args.val_interval or args.epochs
     cfg.default_hooks.checkpoint.interval = args.epochs
     cfg.randomness = dict(seed=args.seed)
-    cfg.work_dir = osp.join(args.work_dir, 'train')
+    cfg.work_dir = osp.join(work_dir, 'train')
 
     from mmengine.runner import Runner
     print(f'[2/3] Training {osp.basename(config)} for {args.epochs} '
@@ -108,7 +181,7 @@ def main():
     runner.train()
     train_cpu = time.process_time() - cpu_start
     # A stable name for the README's own-video commands.
-    checkpoint = osp.join(args.work_dir, 'model.pth')
+    checkpoint = osp.join(work_dir, 'model.pth')
     shutil.copyfile(
         osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth'), checkpoint)
     train_done = time.time()
@@ -119,10 +192,11 @@ def main():
     cfg.default_hooks.visualization = dict(
         type='AVSVisualizationHook', draw=True, interval=1, max_clips=1,
         out_dir='overlays')
-    report = listening_report(cfg, checkpoint, work_dir=args.work_dir)
+    report = listening_report(cfg, checkpoint, work_dir=work_dir)
     elapsed = time.time() - start
     summary = dict(
         task=args.task,
+        setting=setting,
         config=osp.basename(config),
         num_train=args.num_train,
         num_test=args.num_test,
@@ -130,7 +204,7 @@ def main():
         M_J=report['true']['M_J'],
         M_F=report['true']['M_F'],
         listening={mode: report[mode]
-                   for mode in ('true', 'swapped', 'silent', 'drop')},
+                   for mode in ('keys', 'true', 'swapped', 'silent', 'drop')},
         data_seconds=round(data_done - start, 1),
         train_seconds=round(train_done - data_done, 1),
         train_cpu_seconds=round(train_cpu, 1),
@@ -139,16 +213,17 @@ def main():
         # The machine may be shared: the load next to the times.
         load_average=dict(start=load_start, after_training=load_train),
         cpu_count=os.cpu_count())
-    with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
+    with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     print(f'\n============ mmavs demo (synthetic {name}, test set, '
           f'{report["num_clips"]} clips) ============')
     print(format_listening_report(report))
     print('overlays (rows: frames, ground truth, prediction): '
-          f'{osp.join(args.work_dir, "{true,swapped,silent}", "overlays")}')
+          f'{osp.join(work_dir, "{true,swapped,silent}", "overlays")}')
     print(f'model: {checkpoint} (config: {config})')
     print(f'training: {summary["train_seconds"] / 60:.1f} min, '
           f'elapsed: {elapsed / 60:.1f} min')
+    return summary
 
 
 if __name__ == '__main__':

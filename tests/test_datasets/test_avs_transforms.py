@@ -13,6 +13,7 @@ from mmseg.structures import SegDataSample
 
 from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
                             AVSBenchSemanticDataset, AVSDataError)
+from mmavs.datasets.audio import _ArrayUnpickler
 from mmavs.datasets.errors import AVSDataWarning
 from mmavs.datasets.metainfo import bit_interleaved_palette
 from mmavs.datasets.readers import decode_palette_mask
@@ -179,7 +180,9 @@ def test_released_pkl_and_wav_agree(task_root):
     info = clip_info(task_root('s4'), AVSBenchS4Dataset, 'train')
     from_pkl = LoadAVSAudio()(dict(info))['audio']
     with open(info['audio_path'], 'rb') as file:
-        tensor = pickle.load(file)
+        # The file must be a pickled tensor, as the release wrote it; read
+        # it with the loader's restricted unpickler, never plain pickle.
+        tensor = _ArrayUnpickler(file).load()
     assert isinstance(tensor, torch.Tensor)
     assert from_pkl.shape == (5, 1, 96, 64) and from_pkl.dtype == np.float32
     np.testing.assert_array_equal(from_pkl, tensor.numpy())

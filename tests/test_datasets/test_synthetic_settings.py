@@ -6,7 +6,6 @@ import hashlib
 import importlib.util
 import os
 import os.path as osp
-import pickle
 
 import cv2
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 import soundfile
 
 from mmavs.datasets import AVSBenchMS3Dataset, AVSBenchS4Dataset
+from mmavs.datasets.audio import load_pickled_array
 from mmavs.datasets.synthetic import (CATEGORY_SPECS, make_synthetic_avsbench,
                                       setting_categories)
 from mmavs.datasets.synthetic_settings import (
@@ -45,7 +45,7 @@ def files_of(root):
             path = osp.join(folder, name)
             with open(path, 'rb') as file:
                 if name.endswith('.pkl'):
-                    array = pickle.load(file).numpy()
+                    array = load_pickled_array(file.read(), name=path)
                     content = (array.dtype.str, array.shape, array.tobytes())
                 else:
                     content = file.read()

@@ -29,6 +29,7 @@ import torch
 from mmavs.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,
                             AVSBenchSemanticDataset, AVSDataError,
                             LoadAVSAnnotations, LoadAVSAudio, LoadAVSFrames)
+from mmavs.datasets.audio import load_pickled_array
 from mmavs.datasets.errors import AVSDataWarning
 from mmavs.datasets.synthetic import TASK_FOLDERS, make_synthetic_avsbench
 
@@ -246,7 +247,7 @@ def log_mel_of(where, transform):
     def damage(root):
         path = where(root)
         with open(path, 'rb') as file:
-            array = pickle.load(file).numpy()
+            array = load_pickled_array(file.read(), name=path)
         result = transform(array)
         if callable(getattr(result, 'save_to', None)):
             result.save_to(path)

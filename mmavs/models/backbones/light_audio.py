@@ -28,19 +28,29 @@ class LightAudioEncoder(BaseModule):
     .. code:: text
 
         x [N, 1, 96, 64]                     (time, mel)
-          L blocks (len(channels)):          conv3x3-norm-ReLU, maxpool 2x2
-                                             -> [N, C_L, 96/2^L, 64/2^L]
-          mean over time                     -> [N, C_L, 64/2^L]
+          L blocks (len(channels)):          conv3x3-norm-ReLU, maxpool
+                                             2 x freq_pooling[i]
+                                             -> [N, C_L, 96/2^L, 64/prod(p)]
+          mean over time                     -> [N, C_L, 64/prod(p)]
           flatten, Linear                    -> [N, out_channels]
 
     Only time is pooled globally: a tone's mel band is what tells sounds
     apart, and a global mean over frequency too would leave only what the
-    convolutions' zero padding encodes about where the energy sits.
+    convolutions' zero padding encodes about where the energy sits. How
+    finely the pitch survives is set by ``freq_pooling``: with the default
+    every block halves frequency too and 4 bands of 16 mel bins reach the
+    Linear layer; ``(2, 2, 1, 1)`` keeps 16 bands of 4 bins, which tells
+    apart sounds a few mel bins from each other (close pitches) at the cost
+    of a larger Linear layer.
 
     Args:
         channels (Sequence[int]): Output channels of the conv blocks; each
             block halves time and frequency. Defaults to (32, 64, 96, 128)
             (250,912 parameters with ``out_channels=128``).
+        freq_pooling (Sequence[int], optional): Frequency pooling factor of
+            each block, 1 or 2 (time is always halved). Defaults to None: 2
+            in every block. ``(2, 2, 1, 1)`` gives 447,520 parameters with
+            the default channels.
         out_channels (int): Feature width C; the head's (or TPAVI's)
             ``audio_channels`` must equal it. Defaults to 128 (VGGish's).
         norm_cfg (dict): Norm of the conv blocks. Defaults to BN, which
@@ -55,6 +65,7 @@ class LightAudioEncoder(BaseModule):
     def __init__(self,
                  channels: Sequence[int] = (32, 64, 96, 128),
                  out_channels: int = 128,
+                 freq_pooling: Optional[Sequence[int]] = None,
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  init_cfg: Optional[dict] = None):
@@ -63,12 +74,24 @@ class LightAudioEncoder(BaseModule):
         time, freq = LOG_MEL_SHAPE[1:]
         if not channels or min(channels) < 1:
             raise ValueError(f'channels must be positive, got {channels}')
-        if time % 2**len(channels) or freq % 2**len(channels):
-            raise ValueError(f'{len(channels)} blocks cannot halve the '
+        if freq_pooling is None:
+            freq_pooling = [2] * len(channels)
+        freq_pooling = [int(p) for p in freq_pooling]
+        if len(freq_pooling) != len(channels) or not set(freq_pooling) <= {
+                1, 2
+        }:
+            raise ValueError(
+                'freq_pooling must give 1 or 2 for each of the '
+                f'{len(channels)} blocks, got {freq_pooling}')
+        freq_stride = 1
+        for factor in freq_pooling:
+            freq_stride *= factor
+        if time % 2**len(channels) or freq % freq_stride:
+            raise ValueError(f'{len(channels)} blocks cannot pool the '
                              f'{time}x{freq} log-mel example evenly')
         self.out_channels = int(out_channels)
         blocks, in_channels = [], LOG_MEL_SHAPE[0]
-        for width in channels:
+        for width, factor in zip(channels, freq_pooling):
             blocks.append(
                 nn.Sequential(
                     ConvModule(
@@ -77,10 +100,10 @@ class LightAudioEncoder(BaseModule):
                         3,
                         padding=1,
                         norm_cfg=norm_cfg,
-                        act_cfg=act_cfg), nn.MaxPool2d(2, 2)))
+                        act_cfg=act_cfg), nn.MaxPool2d((2, factor))))
             in_channels = width
         self.blocks = nn.Sequential(*blocks)
-        self.proj = nn.Linear(in_channels * (freq >> len(channels)),
+        self.proj = nn.Linear(in_channels * (freq // freq_stride),
                               self.out_channels)
 
     def forward(self, x: Tensor) -> Tensor:

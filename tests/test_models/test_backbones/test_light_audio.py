@@ -28,6 +28,22 @@ def test_out_channels_and_widths_are_configurable():
     assert encoder.proj.in_features == 16 * 16
 
 
+def test_freq_pooling_keeps_finer_mel_bands():
+    encoder = LightAudioEncoder(freq_pooling=(2, 2, 1, 1))
+    # Time is still halved 4 times (96 -> 6); frequency only twice
+    # (64 -> 16 bands of 4 mel bins), so the Linear layer sees 16 bands.
+    assert encoder.blocks(torch.zeros(1, 1, 96, 64)).shape == (1, 128, 6, 16)
+    assert encoder.proj.in_features == 128 * 16
+    assert _num_params(encoder) == 447520  # as documented
+    assert encoder(torch.randn(2, 1, 96, 64)).shape == (2, 128)
+
+
+@pytest.mark.parametrize('freq_pooling', [(2, 2, 1), (2, 2, 1, 3), (0, ) * 4])
+def test_freq_pooling_is_checked(freq_pooling):
+    with pytest.raises(ValueError, match='freq_pooling'):
+        LightAudioEncoder(freq_pooling=freq_pooling)
+
+
 def test_gradients_reach_every_parameter_with_one_example():
     torch.manual_seed(0)
     encoder = LightAudioEncoder()

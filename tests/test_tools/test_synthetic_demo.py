@@ -9,6 +9,8 @@ import pytest
 
 from mmavs.testing._utils import REPO_ROOT
 
+DEMO_S4 = 'avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
+
 
 def test_demo_trains_and_reports_listening(tmp_path):
     result = subprocess.run(
@@ -39,29 +41,37 @@ def test_demo_trains_and_reports_listening(tmp_path):
 
 
 def test_demo_over_several_settings_prints_the_worst_case(tmp_path):
+    # Without --epochs the schedule is the config's own (here 1 epoch).
+    config = tmp_path / 'one_epoch.py'
+    config.write_text(
+        f"_base_ = '{REPO_ROOT}/configs/demo/{DEMO_S4}'\n"
+        'train_cfg = dict(max_epochs=1)\n')
+    work_dir = tmp_path / 'work'
     result = subprocess.run(
         [sys.executable, 'tools/demo/synthetic_demo.py', '--task', 's4',
-         '--work-dir', str(tmp_path), '--num-train', '4', '--num-test', '2',
-         '--epochs', '1', '--setting', 'heldout_chirp', 'default',
+         '--work-dir', str(work_dir), '--num-train', '4', '--num-test', '2',
+         '--config', str(config), '--setting', 'heldout_chirp', 'default',
          'heldout_chirp'],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    with open(tmp_path / 'settings_summary.json') as file:
+    with open(work_dir / 'settings_summary.json') as file:
         summary = json.load(file)
     # A name given twice runs once; each setting has its own data and model.
     assert list(summary['settings']) == ['heldout_chirp', 'default']
     for name, one in summary['settings'].items():
         assert one['setting'] == name
-        assert (tmp_path / name / 'model.pth').is_file()
-        assert (tmp_path / name / 'data' / 'Single-source').is_dir()
+        assert one['epochs'] == 1
+        assert (work_dir / name / 'train' / 'epoch_1.pth').is_file()
+        assert (work_dir / name / 'model.pth').is_file()
+        assert (work_dir / name / 'data' / 'Single-source').is_dir()
     true = {name: one['listening']['true']['M_J']
             for name, one in summary['settings'].items()}
     worst = min(true, key=true.get)
     assert f'worst true M_J: {true[worst]:.1f} ({worst})' in result.stdout
     assert summary['table'] in result.stdout
     # The chirp scenes are not the default ones: different audio files.
-    chirp = (tmp_path / 'heldout_chirp' / 'data' / 'Single-source')
-    default = (tmp_path / 'default' / 'data' / 'Single-source')
+    chirp = (work_dir / 'heldout_chirp' / 'data' / 'Single-source')
+    default = (work_dir / 'default' / 'data' / 'Single-source')
     wav = sorted(p.relative_to(chirp) for p in chirp.rglob('*.wav'))[0]
     assert (chirp / wav).read_bytes() != (default / wav).read_bytes()
 

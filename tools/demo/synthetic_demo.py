@@ -66,7 +66,9 @@ def parse_args(argv=None):
         'synthetic set of --task')
     parser.add_argument('--num-train', type=int, default=320)
     parser.add_argument('--num-test', type=int, default=40)
-    parser.add_argument('--epochs', type=int, default=8)
+    parser.add_argument(
+        '--epochs', type=int, help="training epochs (default: the config's "
+        'max_epochs, the schedule the config ships)')
     parser.add_argument(
         '--val-interval', type=int, help='validate every N epochs (learning '
         'curves); default: once, after the last epoch')
@@ -167,14 +169,15 @@ def run_one(args, work_dir, setting):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_root
         cfg[loader].dataset.type = task['dataset']
-    cfg.train_cfg.max_epochs = args.epochs
-    cfg.train_cfg.val_interval = args.val_interval or args.epochs
-    cfg.default_hooks.checkpoint.interval = args.epochs
+    epochs = args.epochs or cfg.train_cfg.max_epochs
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = args.val_interval or epochs
+    cfg.default_hooks.checkpoint.interval = epochs
     cfg.randomness = dict(seed=args.seed)
     cfg.work_dir = osp.join(work_dir, 'train')
 
     from mmengine.runner import Runner
-    print(f'[2/3] Training {osp.basename(config)} for {args.epochs} '
+    print(f'[2/3] Training {osp.basename(config)} for {epochs} '
           'epochs on CPU ...')
     cpu_start = time.process_time()
     runner = Runner.from_cfg(cfg)
@@ -183,7 +186,7 @@ def run_one(args, work_dir, setting):
     # A stable name for the README's own-video commands.
     checkpoint = osp.join(work_dir, 'model.pth')
     shutil.copyfile(
-        osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth'), checkpoint)
+        osp.join(cfg.work_dir, f'epoch_{epochs}.pth'), checkpoint)
     train_done = time.time()
     load_train = os.getloadavg()
 
@@ -200,7 +203,7 @@ def run_one(args, work_dir, setting):
         config=osp.basename(config),
         num_train=args.num_train,
         num_test=args.num_test,
-        epochs=args.epochs,
+        epochs=epochs,
         M_J=report['true']['M_J'],
         M_F=report['true']['M_F'],
         listening={mode: report[mode]

@@ -9,7 +9,7 @@ import pytest
 
 from mmavs.testing._utils import REPO_ROOT
 
-DEMO_S4 = 'avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
+DEMO_S4 = 'avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64.py'
 
 
 def test_demo_trains_and_reports_listening(tmp_path):

@@ -75,7 +75,9 @@ class AVSegFormerHead(AVDecodeHead):
     ``num_queries``             1 / 100 / 200 / 300 (paper default 300)
     ``use_learnable_queries``   True (paper) / False
     ``query_generator``         ``RepeatAudioQuery`` (paper) /
-                                ``AttentionQueryGenerator`` (release)
+                                ``AttentionQueryGenerator`` (release) /
+                                None (learnable queries only: audio
+                                reaches the masks through the mixer alone)
     ``mixer``                   None / ``CrossAttentionMixer`` (CRA) /
                                 ``ChannelAttentionMixer`` (CHA, paper;
                                 release: ``residual=False,
@@ -101,7 +103,9 @@ class AVSegFormerHead(AVDecodeHead):
         num_queries (int): Decoder queries. Defaults to 300.
         use_learnable_queries (bool): Add ``Embedding(num_queries, D)`` to
             the generated queries. Defaults to True.
-        query_generator (dict): Config of the query generator.
+        query_generator (dict, optional): Config of the query generator;
+            None leaves the decoder the learnable queries alone (an
+            ablation: needs ``use_learnable_queries``).
         encoder (dict): ``DeformableEncoder`` config (num_layers, layer_cfg).
         decoder (dict): ``QueryDecoder`` config (num_layers, layer_cfg).
         positional_encoding (dict): mmdet ``SinePositionalEncoding`` args;
@@ -132,7 +136,8 @@ class AVSegFormerHead(AVDecodeHead):
                  audio_channels: int = 128,
                  num_queries: int = 300,
                  use_learnable_queries: bool = True,
-                 query_generator: ConfigType = dict(type='RepeatAudioQuery'),
+                 query_generator: Optional[ConfigType] = dict(
+                     type='RepeatAudioQuery'),
                  encoder: ConfigType = dict(num_layers=6),
                  decoder: ConfigType = dict(num_layers=6),
                  positional_encoding: ConfigType = dict(num_feats=128),
@@ -192,15 +197,19 @@ class AVSegFormerHead(AVDecodeHead):
         decoder['layer_cfg'] = dict(
             dict(embed_dims=embed_dims), **decoder.get('layer_cfg', {}))
         self.decoder = QueryDecoder(**decoder)
+        if query_generator is None and not use_learnable_queries:
+            raise ValueError(
+                'query_generator=None needs use_learnable_queries=True: the '
+                'decoder would have no queries')
         for key, value in (('num_queries', num_queries),
                            ('embed_dims', embed_dims)):
-            if query_generator.get(key, value) != value:
+            if (query_generator or {}).get(key, value) != value:
                 raise ValueError(
                     f'query_generator.{key}={query_generator[key]} differs '
                     f"from the head's {key}={value}; set it on the head")
         self.query_generator = MODELS.build(
             dict(query_generator, num_queries=num_queries,
-                 embed_dims=embed_dims))
+                 embed_dims=embed_dims)) if query_generator else None
         self.learnable_query = nn.Embedding(
             num_queries, embed_dims) if use_learnable_queries else None
         self.lateral_conv = ConvModule(
@@ -282,9 +291,13 @@ class AVSegFormerHead(AVDecodeHead):
             raise ValueError(f'{audio.shape[0]} audio features for '
                              f'{feats[0].shape[0]} frames')
         memory, mask_feature, spatial_shapes = self._encode(feats)
-        queries = self.query_generator(audio)
-        if self.learnable_query is not None:
-            queries = queries + self.learnable_query.weight[None]
+        if self.query_generator is None:
+            queries = self.learnable_query.weight[None].expand(
+                audio.shape[0], -1, -1)
+        else:
+            queries = self.query_generator(audio)
+            if self.learnable_query is not None:
+                queries = queries + self.learnable_query.weight[None]
         want_attn = with_aux and self.mask_reformer is not None
         layer_queries, attn_logits = self.decoder(queries, memory, want_attn)
         mixed = self.mixer(mask_feature, audio) if self.mixer else mask_feature

@@ -203,6 +203,23 @@ def test_audio_changes_the_prediction():
     assert not torch.allclose(out, head((visual, audio + 1.0)))
 
 
+def test_without_audio_queries_audio_only_reaches_through_the_mixer():
+    visual, audio = features()
+    louder = audio + 1.0
+    queries_only = tiny_head(query_generator=None).eval()
+    assert queries_only.query_generator is None
+    assert not torch.allclose(queries_only((visual, audio)),
+                              queries_only((visual, louder)))
+    # Neither audio queries nor a mixer: the audio has no path left.
+    deaf = tiny_head(query_generator=None, mixer=None).eval()
+    torch.testing.assert_close(deaf((visual, audio)), deaf((visual, louder)))
+    assert set(deaf.loss(features(), samples(), None)) == {
+        'loss_dice', 'acc_seg', 'd0.loss_inter', 'd1.loss_inter',
+        'd2.loss_inter'}
+    with pytest.raises(ValueError, match='no queries'):
+        tiny_head(query_generator=None, use_learnable_queries=False)
+
+
 def test_wrong_level_count_is_rejected():
     with pytest.raises(ValueError, match='4 feature levels'):
         tiny_head(in_channels=[8, 16, 24])

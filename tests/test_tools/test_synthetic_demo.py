@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from mmengine.config import Config
 
 from mmavs.testing._utils import REPO_ROOT
 
@@ -16,13 +17,18 @@ def test_demo_trains_and_reports_listening(tmp_path):
     result = subprocess.run(
         [sys.executable, 'tools/demo/synthetic_demo.py', '--task', 'ms3',
          '--work-dir', str(tmp_path), '--num-train', '4', '--num-test', '2',
-         '--epochs', '1'],
+         '--epochs', '1', '--cfg-options', 'model.decode_head.mixer=None'],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'synthetic AVSBench-MS3, test set, 2 clips' in result.stdout
     with open(tmp_path / 'summary.json') as file:
         summary = json.load(file)
     assert summary['config'].startswith('avsegformer-tiny_r18-lightaudio')
+    # --cfg-options reach the trained model (an ablation without a config).
+    assert summary['cfg_options'] == {'model.decode_head.mixer': None}
+    trained = Config.fromfile(
+        next((tmp_path / 'train').glob('avsegformer-*.py')))
+    assert trained.model.decode_head.mixer is None
     listening = summary['listening']
     assert set(listening) == {'keys', 'true', 'swapped', 'silent', 'drop'}
     for mode in ('swapped', 'silent'):

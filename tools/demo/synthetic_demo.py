@@ -40,7 +40,7 @@ import os.path as osp
 import shutil
 import time
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Per task: the default config and the synthetic set it trains on.
@@ -73,6 +73,10 @@ def parse_args(argv=None):
         '--val-interval', type=int, help='validate every N epochs (learning '
         'curves); default: once, after the last epoch')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='override config settings, as tools/train.py does (e.g. '
+        'model.decode_head.mixer=None for an ablation)')
     parser.add_argument(
         '--setting', nargs='+', metavar='NAME', help='synthetic scene '
         'settings (names, or the groups "tuning" / "held-out"); several: '
@@ -166,6 +170,8 @@ def run_one(args, work_dir, setting):
     print(f'      done in {data_done - start:.0f} s')
 
     cfg = Config.fromfile(config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_root
         cfg[loader].dataset.type = task['dataset']
@@ -201,6 +207,7 @@ def run_one(args, work_dir, setting):
         task=args.task,
         setting=setting,
         config=osp.basename(config),
+        cfg_options=args.cfg_options or {},
         num_train=args.num_train,
         num_test=args.num_test,
         epochs=epochs,

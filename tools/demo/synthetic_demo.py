@@ -46,7 +46,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Per task: the default config and the synthetic set it trains on.
 TASKS = dict(
     s4=dict(
-        config='avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64.py',
+        config='avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64'
+        '.py',
         dataset='AVSBenchS4Dataset', num_categories=4,
         objects_per_clip=(2, 3)),
     ms3=dict(

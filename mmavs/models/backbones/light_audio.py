@@ -45,7 +45,8 @@ class LightAudioEncoder(BaseModule):
 
     Args:
         channels (Sequence[int]): Output channels of the conv blocks; each
-            block halves time and frequency. Defaults to (32, 64, 96, 128)
+            block halves time (and frequency, as ``freq_pooling`` says).
+            Defaults to (32, 64, 96, 128)
             (250,912 parameters with ``out_channels=128``).
         freq_pooling (Sequence[int], optional): Frequency pooling factor of
             each block, 1 or 2 (time is always halved). Defaults to None: 2

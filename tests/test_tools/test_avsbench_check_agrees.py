@@ -246,8 +246,7 @@ def log_mel_of(where, transform):
 
     def damage(root):
         path = where(root)
-        with open(path, 'rb') as file:
-            array = load_pickled_array(file.read(), name=path)
+        array = load_pickled_array(path)
         result = transform(array)
         if callable(getattr(result, 'save_to', None)):
             result.save_to(path)

@@ -2,6 +2,7 @@
 """Audio backbones for models trained without AudioSet weights: a light
 trainable CNN on the VGGish log-mel examples, and a pass-through for
 precomputed features."""
+import math
 from typing import Optional, Sequence
 
 import torch.nn as nn
@@ -84,9 +85,7 @@ class LightAudioEncoder(BaseModule):
             raise ValueError(
                 'freq_pooling must give 1 or 2 for each of the '
                 f'{len(channels)} blocks, got {freq_pooling}')
-        freq_stride = 1
-        for factor in freq_pooling:
-            freq_stride *= factor
+        freq_stride = math.prod(freq_pooling)
         if time % 2**len(channels) or freq % freq_stride:
             raise ValueError(f'{len(channels)} blocks cannot pool the '
                              f'{time}x{freq} log-mel example evenly')

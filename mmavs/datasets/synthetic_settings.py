@@ -156,7 +156,8 @@ _TUNING_COUNTS = dict(objects_per_clip=(2, 3), sources_per_second=(1, 2))
 _HELD_OUT_COUNTS = dict(objects_per_clip=(3, 4), sources_per_second=(1, 3))
 
 #: Settings to tune recipes on: tones, harmonic stacks and AM tones, 2-3
-#: objects, 1-2 sources at a time.
+#: objects, 1-2 sources at a time; one of them with clutter, so that a
+#: recipe can be tuned against unlabelled, silent distractor shapes.
 TUNING_SETTINGS: Dict[str, SceneSetting] = dict(
     default=DEFAULT,
     tune_harmonic=SceneSetting(sound_kind='harmonic', **_TUNING_COUNTS),
@@ -176,6 +177,12 @@ TUNING_SETTINGS: Dict[str, SceneSetting] = dict(
         pitch_spread=0.6,
         num_categories=6,
         background='texture',
+        **_TUNING_COUNTS),
+    tune_tone_clutter=SceneSetting(
+        sound_kind='tone',
+        object_scale=(0.08, 0.14),
+        loudness_db=(-6.0, 0.0),
+        background='clutter',
         **_TUNING_COUNTS),
 )
 

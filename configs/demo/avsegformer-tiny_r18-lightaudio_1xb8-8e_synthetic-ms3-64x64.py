@@ -1,4 +1,4 @@
-_base_ = './avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64.py'
+_base_ = './avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
 # The demo model with the light audio encoder on the synthetic MS3 set
 # (several objects per clip, one or two sounding at once, all five frames
 # labelled). Every MS3 training frame is labelled, so an epoch costs five

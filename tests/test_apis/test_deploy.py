@@ -30,7 +30,7 @@ try:
 except ImportError:
     HAS_OPENVINO = False
 
-DEMO = 'avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64'
+DEMO = 'avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64'
 BUNNY = find_test_media('bigbuckbunny.mp4')
 #: One config per family: backbones, the TPAVI baseline, AVSS (10 frames,
 #: 71 classes), and each audio backbone (VGGish, light, features).

@@ -15,7 +15,7 @@ from mmavs.apis.listening import (REPORT_FILE, format_listening_report,
 from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.testing import get_tiny_train_config
 
-DEMO = 'demo/avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64.py'
+DEMO = 'demo/avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
 SILENCE = float(np.log(0.01))
 
 

@@ -1,7 +1,9 @@
 # Copyright (c) mmavs contributors. All rights reserved.
 """tools/demo/synthetic_demo.py: trains the light-encoder demo model and
 prints and saves its listening report (shrunk to a few clips)."""
+import importlib.util
 import json
+import os.path as osp
 import subprocess
 import sys
 
@@ -10,7 +12,28 @@ from mmengine.config import Config
 
 from mmavs.testing._utils import REPO_ROOT
 
-DEMO_S4 = 'avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64.py'
+DEMO_S4 = 'avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location(
+        'synthetic_demo', osp.join(REPO_ROOT, 'tools', 'demo',
+                                   'synthetic_demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_clips_follow_the_recipe_of_the_task():
+    demo = load_demo()
+    # S4 labels one frame per clip: its recipe is 640 clips x 8 epochs.
+    s4 = demo.parse_args(['--task', 's4'])
+    assert demo.training_clips(s4) == 640
+    assert Config.fromfile(osp.join(
+        REPO_ROOT, 'configs', 'demo', DEMO_S4)).train_cfg.max_epochs == 8
+    assert demo.training_clips(demo.parse_args(['--task', 'ms3'])) == 320
+    assert demo.training_clips(
+        demo.parse_args(['--task', 's4', '--num-train', '4'])) == 4
 
 
 def test_demo_trains_and_reports_listening(tmp_path):

@@ -13,7 +13,7 @@ from mmavs.datasets.synthetic import make_synthetic_avsbench
 from mmavs.testing import get_tiny_train_config
 from mmavs.testing._utils import REPO_ROOT
 
-DEMO = 'demo/avsegformer-tiny_r18-lightaudio_1xb8-16e_synthetic-s4-64x64.py'
+DEMO = 'demo/avsegformer-tiny_r18-lightaudio_1xb8-8e_synthetic-s4-64x64.py'
 
 
 def test_listening_flag_prints_and_writes_the_report(tmp_path):

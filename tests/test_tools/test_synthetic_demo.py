@@ -34,6 +34,10 @@ def test_training_clips_follow_the_recipe_of_the_task():
     assert demo.training_clips(demo.parse_args(['--task', 'ms3'])) == 320
     assert demo.training_clips(
         demo.parse_args(['--task', 's4', '--num-train', '4'])) == 4
+    # 0 is refused, not taken for "the default".
+    for flag in ('--num-train', '--epochs', '--num-test'):
+        with pytest.raises(SystemExit):
+            demo.parse_args([flag, '0'])
 
 
 def test_demo_trains_and_reports_listening(tmp_path):

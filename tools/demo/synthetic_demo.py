@@ -61,6 +61,14 @@ TASKS = dict(
         objects_per_clip=(2, 4), num_train=320))
 
 
+def positive_int(text):
+    """An argparse type: a count of at least 1 (``0`` is not "default")."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='mmavs synthetic demo')
     parser.add_argument('--task', choices=sorted(TASKS), default='s4')
@@ -70,15 +78,17 @@ def parse_args(argv=None):
         'encoder config of the task); an S4 or MS3 config is pointed at the '
         'synthetic set of --task')
     parser.add_argument(
-        '--num-train', type=int, help='training clips (default: 640 for '
-        's4, 320 for ms3: the recipe the configs were chosen with)')
-    parser.add_argument('--num-test', type=int, default=40)
+        '--num-train', type=positive_int, help='training clips (default: '
+        + ', '.join(f'{task["num_train"]} for {name}'
+                    for name, task in TASKS.items())
+        + ': the recipe the configs were chosen with)')
+    parser.add_argument('--num-test', type=positive_int, default=40)
     parser.add_argument(
-        '--epochs', type=int, help="training epochs (default: the config's "
-        'max_epochs, the schedule the config ships)')
+        '--epochs', type=positive_int, help='training epochs (default: '
+        "the config's max_epochs, the schedule the config ships)")
     parser.add_argument(
-        '--val-interval', type=int, help='validate every N epochs (learning '
-        'curves); default: once, after the last epoch')
+        '--val-interval', type=positive_int, help='validate every N epochs '
+        '(learning curves); default: once, after the last epoch')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
@@ -101,7 +111,9 @@ def training_clips(args):
     Returns:
         int: Training clips to write.
     """
-    return args.num_train or TASKS[args.task]['num_train']
+    if args.num_train is None:
+        return TASKS[args.task]['num_train']
+    return args.num_train
 
 
 def expand_settings(names):
